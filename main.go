@@ -1,0 +1,219 @@
+// Command seedpod is the Seedpod binary: the desktop app, the headless pod,
+// and (as later issues add them) the relay and protocol tools. This file
+// holds the modes and their flags, nothing else; pod.Open does the wiring.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"seedpod/frontend"
+	"seedpod/pod"
+	"seedpod/pod/web"
+)
+
+const usage = `Seedpod — your own diaspora* pod.
+
+Usage:
+  seedpod [--data DIR]                       open the desktop app
+  seedpod serve [--data DIR] [--listen ADDR] run the pod headless; the UI is in your browser
+  seedpod version                            print the version
+  seedpod help                               print this help
+
+Flags:
+  --data DIR      data directory (default $XDG_DATA_HOME/seedpod, i.e. ~/.local/share/seedpod)
+  --listen ADDR   loopback address for serve (default 127.0.0.1:7474; port 0 picks a free one)
+`
+
+const defaultListen = "127.0.0.1:7474"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code (0 ok, 1
+// failure, 2 usage error) so the modes can be tested in-process.
+func run(args []string, stdout, stderr io.Writer) int {
+	mode := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		mode, args = args[0], args[1:]
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch mode {
+	case "":
+		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		return window(args, stdout, stderr, log)
+	case "serve":
+		return serve(args, stdout, stderr, log)
+	case "version":
+		if len(args) > 0 {
+			return usageError(stderr, "version takes no arguments")
+		}
+		fmt.Fprintln(stdout, "seedpod", versionString())
+		return 0
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		return usageError(stderr, fmt.Sprintf("unknown mode %q", mode))
+	}
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+func usageError(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "seedpod: %s\n\n%s", msg, usage)
+	return 2
+}
+
+// parseFlags parses a mode's flags; ok is false with the exit code to return.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0, false
+		}
+		return usageError(stderr, err.Error()), false
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, fmt.Sprintf("unexpected argument %q", fs.Arg(0))), false
+	}
+	return 0, true
+}
+
+func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("seedpod", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if !windowBuilt {
+		fmt.Fprint(stderr, noWindowMessage)
+		return 1
+	}
+	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	api, err := web.New(p, web.Options{Mode: web.ModeWindow, Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	if err := runWindow(frontend.UI(), api, log); err != nil {
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory")
+	listen := fs.String("listen", defaultListen, "loopback address to listen on")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	addr, err := loopbackAddr(*listen)
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod: listen on %s: %v\n", addr, err)
+		return 1
+	}
+	host := ln.Addr().String()
+	ui := frontend.UI()
+	h, err := web.New(p, web.Options{
+		Mode:   web.ModeServe,
+		Host:   host,
+		UI:     ui,
+		Logger: log,
+		NewLoginLink: func(u string) {
+			fmt.Fprintf(stdout, "Login link used. A fresh one-time link for another browser:\n  %s\n", u)
+		},
+	})
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "Seedpod %s is serving your pod at http://%s/\n", versionString(), host)
+	fmt.Fprintf(stdout, "Data: %s\n", p.DataDir())
+	if ui == nil {
+		fmt.Fprintln(stdout, "Note: this binary was built without the UI (run `make build`); the API works.")
+	}
+	fmt.Fprintf(stdout, "Open this one-time login link in your browser:\n  %s\n", h.LoginLink())
+
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "seedpod: serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return 0
+}
+
+// loopbackAddr accepts only loopback listen addresses: the pod's API holds
+// the user's whole identity, and `serve` is for this machine's browser. To
+// reach it from elsewhere, use an SSH tunnel.
+func loopbackAddr(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q: %v", s, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		host = "127.0.0.1"
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("--listen %q: serve listens on loopback only (127.0.0.1 or [::1]); use an SSH tunnel to reach it from another machine", s)
+	}
+	return net.JoinHostPort(ip.String(), port), nil
+}

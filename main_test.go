@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// With SEEDPOD_TEST_MAIN=1 the test binary is the seedpod binary, so the
+// tests below start real processes without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("SEEDPOD_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestModes(t *testing.T) {
+	cases := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  string
+		stderrHas  string
+		stdoutNone bool
+	}{
+		{"version", []string{"version"}, 0, "seedpod 0.1.0", "", false},
+		{"help", []string{"help"}, 0, "seedpod serve", "", false},
+		{"-h", []string{"-h"}, 0, "Usage:", "", false},
+		{"serve -h", []string{"serve", "-h"}, 0, "Usage:", "", false},
+		{"unknown mode", []string{"frobnicate"}, 2, "", `unknown mode "frobnicate"`, true},
+		{"unknown flag", []string{"serve", "--frob"}, 2, "", "flag provided but not defined: -frob", true},
+		{"unknown window flag", []string{"--frob"}, 2, "", "Usage:", true},
+		{"extra argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`, true},
+		{"version with argument", []string{"version", "x"}, 2, "", "Usage:", true},
+		{"non-loopback listen", []string{"serve", "--listen", "0.0.0.0:7474"}, 2, "", "loopback only", true},
+		{"private listen", []string{"serve", "--listen", "192.168.1.2:7474"}, 2, "", "loopback only", true},
+		{"listen without port", []string{"serve", "--listen", "127.0.0.1"}, 2, "", "--listen", true},
+	}
+	if !windowBuilt {
+		cases = append(cases, struct {
+			name       string
+			args       []string
+			code       int
+			stdoutHas  string
+			stderrHas  string
+			stdoutNone bool
+		}{"window not built", nil, 1, "", "make build-desktop", true})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(c.args, &out, &errb)
+			if code != c.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, c.code, errb.String())
+			}
+			if !strings.Contains(out.String(), c.stdoutHas) {
+				t.Errorf("stdout %q lacks %q", out.String(), c.stdoutHas)
+			}
+			if !strings.Contains(errb.String(), c.stderrHas) {
+				t.Errorf("stderr %q lacks %q", errb.String(), c.stderrHas)
+			}
+			if c.stdoutNone && out.Len() > 0 {
+				t.Errorf("stdout should be empty on error, got %q", out.String())
+			}
+		})
+	}
+}
+
+type serveProc struct {
+	cmd    *exec.Cmd
+	base   string
+	login  string
+	stderr *bytes.Buffer
+	lines  chan string
+}
+
+var loginRE = regexp.MustCompile(`^\s+(http://\S+/login\?token=\S+)$`)
+
+func startServe(t *testing.T, data string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	stdout, _ := cmd.StdoutPipe()
+	sp := &serveProc{cmd: cmd, stderr: &bytes.Buffer{}, lines: make(chan string, 16)}
+	cmd.Stderr = sp.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			sp.lines <- sc.Text()
+		}
+		close(sp.lines)
+	}()
+	deadline := time.After(20 * time.Second)
+	for sp.login == "" {
+		select {
+		case l, ok := <-sp.lines:
+			if !ok {
+				t.Fatalf("serve exited before printing a login link; stderr:\n%s", sp.stderr)
+			}
+			if m := regexp.MustCompile(`serving your pod at (http://\S+/)`).FindStringSubmatch(l); m != nil {
+				sp.base = strings.TrimSuffix(m[1], "/")
+			}
+			if m := loginRE.FindStringSubmatch(l); m != nil {
+				sp.login = m[1]
+			}
+		case <-deadline:
+			t.Fatalf("serve printed no login link in 20s; stderr:\n%s", sp.stderr)
+		}
+	}
+	return sp
+}
+
+// A real `seedpod serve` process: it prints the URL and a login link, the
+// link opens the API, a second process on the same data dir is refused, and
+// SIGTERM stops it cleanly.
+func TestServeProcess(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	sp := startServe(t, data)
+	if !strings.HasPrefix(sp.base, "http://127.0.0.1:") || !strings.HasPrefix(sp.login, sp.base+"/login?token=") {
+		t.Fatalf("base %q, login %q", sp.base, sp.login)
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(sp.base + "/api/seedpod/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("status without session: %d, want 401", resp.StatusCode)
+	}
+	resp, err = client.Get(sp.login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("login: %d, cookies %v", resp.StatusCode, cookies)
+	}
+	req, _ := http.NewRequest("GET", sp.base+"/api/seedpod/v1/status", nil)
+	req.AddCookie(cookies[0])
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var st struct {
+		Version       string `json:"version"`
+		DataDir       string `json:"data_dir"`
+		SchemaVersion int    `json:"schema_version"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	if st.DataDir != data || st.SchemaVersion != 1 || !strings.HasPrefix(st.Version, "0.1.0") {
+		t.Errorf("status = %+v", st)
+	}
+	// After the link was used, a fresh one is printed.
+	select {
+	case l := <-sp.lines:
+		if !strings.Contains(l, "fresh one-time link") {
+			t.Errorf("after login, stdout said %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no fresh login link printed after login")
+	}
+
+	// A second process on the same data dir is refused.
+	second := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0")
+	second.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	out, err := second.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "in use by another Seedpod process") {
+		t.Errorf("second serve: err %v, output %q; want exit 1 saying the data dir is in use", err, out)
+	}
+
+	sp.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- sp.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve after SIGTERM: %v; stderr:\n%s", err, sp.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop within 10s of SIGTERM")
+	}
+}

@@ -1,0 +1,120 @@
+// Package pod is Seedpod's one wiring point: Open(ctx, Config) turns a
+// configuration into a running pod (data directory, database, and later the
+// op log, federation and drafts watcher), and its methods are the use cases
+// the API offers.
+//
+// Only this package wires parts together. It is imported by main, app and
+// pod/web; it must not import them, net/http server code or Wails.
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"seedpod/pod/datadir"
+	"seedpod/pod/store"
+)
+
+// DatabaseName is the pod database inside the data directory.
+const DatabaseName = "pod.db"
+
+// Config is everything Open needs. The zero value is a pod in the default
+// data directory.
+type Config struct {
+	// DataDir overrides the data directory ($XDG_DATA_HOME/seedpod).
+	DataDir string
+	// Version is the binary's version, reported by Status.
+	Version string
+	// Logger receives the pod's logs; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Pod is an open pod. It is safe for concurrent use.
+type Pod struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     *datadir.Dir
+	db      *store.DB
+	started time.Time
+}
+
+// Open opens the pod's data directory (creating it), takes its lock, and
+// opens and migrates the database. Every refusal (unwritable or locked
+// directory, foreign or too-new database) leaves the files as they were.
+func Open(ctx context.Context, cfg Config) (*Pod, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	path := cfg.DataDir
+	if path == "" {
+		p, err := datadir.Default(os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	dir, err := datadir.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dir.Join(DatabaseName), store.Options{})
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	if applied := db.Applied(); len(applied) > 0 {
+		log.Info("database migrated", "path", db.Path(), "applied", applied, "schema", db.SchemaVersion())
+	}
+	p := &Pod{cfg: cfg, log: log, dir: dir, db: db, started: cfg.Now()}
+	log.Info("pod open", "data", dir.Path(), "schema", db.SchemaVersion(), "version", cfg.Version)
+	return p, nil
+}
+
+// DataDir is the absolute data directory.
+func (p *Pod) DataDir() string { return p.dir.Path() }
+
+// Close closes the database and releases the data directory.
+func (p *Pod) Close() error {
+	err := errors.Join(p.db.Close(), p.dir.Close())
+	if err != nil {
+		return fmt.Errorf("close pod: %w", err)
+	}
+	return nil
+}
+
+// Status is the pod's health summary, as GET /api/seedpod/v1/status shows it.
+type Status struct {
+	Version       string    `json:"version"`
+	DataDir       string    `json:"data_dir"`
+	SchemaVersion int       `json:"schema_version"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+}
+
+// Status reports the pod's version, data directory, schema and uptime. It
+// asks the database for its schema version, so a status that answers means
+// the database answers too.
+func (p *Pod) Status(ctx context.Context) (Status, error) {
+	var schema int
+	if err := p.db.R.QueryRowContext(ctx, "PRAGMA user_version").Scan(&schema); err != nil {
+		return Status{}, fmt.Errorf("read status: %w", err)
+	}
+	now := p.cfg.Now()
+	return Status{
+		Version:       p.cfg.Version,
+		DataDir:       p.dir.Path(),
+		SchemaVersion: schema,
+		StartedAt:     p.started.UTC().Truncate(time.Second),
+		UptimeSeconds: int64(now.Sub(p.started) / time.Second),
+	}, nil
+}
