@@ -210,4 +210,3 @@ func checkEmpty(t *testing.T, dir string) {
 		t.Errorf("refused data dir was modified: it now holds %v", entries)
 	}
 }
-
