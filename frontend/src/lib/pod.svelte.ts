@@ -1,0 +1,64 @@
+import { ApiError, Client, type SessionInfo, type Status } from './api';
+
+export type Connection = 'connecting' | 'online' | 'signed-out' | 'unreachable';
+
+/** How often the status is refreshed while the pod answers. */
+export const POLL_MS = 5000;
+
+/**
+ * Live pod state for the UI: the session, the last status and whether the
+ * pod answers. It polls the status, and between polls the uptime ticks on
+ * locally so the status bar stays alive without a request a second.
+ */
+export class PodState {
+  connection = $state<Connection>('connecting');
+  session = $state<SessionInfo | null>(null);
+  status = $state<Status | null>(null);
+  error = $state('');
+  uptime = $state(0);
+
+  private fetchedAt = 0;
+  private timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(
+    readonly client: Client = new Client(),
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  async refresh(): Promise<void> {
+    try {
+      if (!this.session) this.session = await this.client.session();
+      const st = await this.client.status();
+      this.status = st;
+      this.fetchedAt = this.now();
+      this.uptime = st.uptime_seconds;
+      this.connection = 'online';
+      this.error = '';
+    } catch (e) {
+      if (e instanceof ApiError && e.loginRequired) {
+        this.session = null;
+        this.connection = 'signed-out';
+      } else {
+        this.connection = 'unreachable';
+      }
+      this.error = (e as Error).message;
+    }
+  }
+
+  tick(): void {
+    if (this.status && this.connection === 'online') {
+      this.uptime = this.status.uptime_seconds + Math.floor((this.now() - this.fetchedAt) / 1000);
+    }
+  }
+
+  start(): void {
+    void this.refresh();
+    this.timers.push(setInterval(() => void this.refresh(), POLL_MS));
+    this.timers.push(setInterval(() => this.tick(), 1000));
+  }
+
+  stop(): void {
+    this.timers.forEach(clearInterval);
+    this.timers = [];
+  }
+}
