@@ -1,0 +1,46 @@
+# Seedpod. The two commands that matter are in README.md: `make run`, `make test`.
+GO ?= go
+DESKTOP_TAGS := desktop,production,webkit2_41
+
+.PHONY: run test bench build build-desktop frontend dev smoke e2e clean
+
+## run: install what is missing, build and start Seedpod (window, or serve without a display)
+run:
+	@scripts/run.sh $(ARGS)
+
+## test: install what the tests need and run them all (what CI runs)
+test:
+	@scripts/test.sh
+
+## bench: the Go benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+
+## frontend: build the UI into frontend/dist/app (embedded by the Go build)
+frontend:
+	@scripts/deps.sh serve
+	npm --prefix frontend run build
+
+## build: bin/seedpod, every mode but the window (no cgo)
+build: frontend
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/seedpod .
+
+## build-desktop: build/bin/seedpod with the desktop window (GTK, WebKitGTK 4.1)
+build-desktop: frontend
+	$(GO) build -trimpath -tags $(DESKTOP_TAGS) -ldflags "-w -s" -o build/bin/seedpod .
+
+## e2e: browser tests against a real `seedpod serve` (after make build)
+e2e:
+	npm --prefix e2e test
+
+## smoke: the desktop window under Xvfb (after make build-desktop)
+smoke:
+	scripts/desktop-smoke.sh
+
+## dev: live-reloading desktop app through the pinned Wails CLI
+dev:
+	@scripts/deps.sh desktop
+	$(GO) tool -modfile=tools/go.mod wails dev -tags webkit2_41
+
+clean:
+	rm -rf bin build/bin build/smoke frontend/dist/app e2e/screenshots
