@@ -1,6 +1,10 @@
 # Seedpod. The two commands that matter are in README.md: `make run`, `make test`.
 GO ?= go
 DESKTOP_TAGS := desktop,production,webkit2_41
+# The version stamped into the binary: 0.1.0-dev+<commit>[.dirty].
+VERSION ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	echo "0.1.0-dev+$$r$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)" || echo 0.1.0-dev)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test bench build build-desktop frontend dev smoke e2e clean
 
@@ -23,11 +27,11 @@ frontend:
 
 ## build: bin/seedpod, every mode but the window (no cgo)
 build: frontend
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/seedpod .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/seedpod .
 
 ## build-desktop: build/bin/seedpod with the desktop window (GTK, WebKitGTK 4.1)
 build-desktop: frontend
-	$(GO) build -trimpath -tags $(DESKTOP_TAGS) -ldflags "-w -s" -o build/bin/seedpod .
+	$(GO) build -trimpath -tags $(DESKTOP_TAGS) -ldflags "-w -s $(LDFLAGS)" -o build/bin/seedpod .
 
 ## e2e: browser tests against a real `seedpod serve` (after make build)
 e2e:

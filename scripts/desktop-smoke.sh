@@ -5,7 +5,8 @@
 #   2. the UI's script ran and reached the pod in-process (the pod logs the
 #      UI's GET /api/seedpod/v1/status answered 200),
 #   3. the process listens on no TCP port (the API is not on the network),
-#   4. the screenshot shows the rendered app shell, not a blank window.
+#   4. the screenshot shows the rendered app shell, not a blank window,
+#   5. the window takes input: a click on Settings selects it.
 # Screenshots stay in build/smoke/ to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,8 +68,6 @@ if [ -n "$reached" ]; then ok "the UI reached the pod API in-process"; else
   cat "$log"
 fi
 
-# Let the first render settle (fonts, the status poll), then look.
-sleep 1.5
 listening=$(ss -Hltnp 2>/dev/null | grep -c "pid=$app," || true)
 if [ "$listening" = 0 ]; then ok "the window opened no TCP port"; else
   bad "the desktop process listens on $listening TCP socket(s)"
@@ -76,25 +75,50 @@ if [ "$listening" = 0 ]; then ok "the window opened no TCP port"; else
 fi
 
 shot="$out/window.png"
-import -window root "$shot"
-# The sidebar colour (#eef3ee, light theme) covers the 248 px sidebar; the
-# brand green (#2f7d5b) draws the logo and the active navigation item; and a
-# rendered page of text has many distinct colours from anti-aliasing. A blank
-# or unstyled window fails all three.
 # frac COLOUR FUZZ: the fraction of pixels near COLOUR (marked magenta, which
 # the UI never uses, so pixels already white or black cannot count).
 frac() {
   convert "$shot" -alpha off -fuzz "$2" -fill '#ff00ff' -opaque "$1" -fuzz 0 \
     -fill black +opaque '#ff00ff' -fill white -opaque '#ff00ff' -format '%[fx:mean]' info:
 }
-sidebar=$(frac '#eef3ee' 2%)
-brand=$(frac '#2f7d5b' 6%)
-colours=$(convert "$shot" -format '%k' info:)
+# The sidebar colour (#eef3ee, light theme) covers the 248 px sidebar; the
+# brand green (#2f7d5b) draws the logo and the active navigation item; and a
+# rendered page of text has many distinct colours from anti-aliasing. A blank
+# or unstyled window fails all three. WebKit paints a moment after the page's
+# first requests, more so on a loaded machine, so look until it passes or
+# 30 s have gone by.
+rendered=""
+for _ in $(seq 60); do
+  import -window "$wid" "$shot"
+  sidebar=$(frac '#eef3ee' 2%)
+  brand=$(frac '#2f7d5b' 6%)
+  colours=$(convert "$shot" -format '%k' info:)
+  if awk -v s="$sidebar" -v b="$brand" -v c="$colours" 'BEGIN { exit !(s > 0.12 && s < 0.35 && b > 0.0005 && c > 200) }'; then
+    rendered=1 && break
+  fi
+  sleep 0.5
+done
 echo "# sidebar fraction $sidebar, brand fraction $brand, distinct colours $colours"
-if awk -v s="$sidebar" -v b="$brand" -v c="$colours" 'BEGIN { exit !(s > 0.12 && s < 0.35 && b > 0.0005 && c > 200) }'; then
+if [ -n "$rendered" ]; then
   ok "the screenshot shows the rendered app shell ($shot)"
 else
   bad "the screenshot does not look like the app shell ($shot)"
+fi
+
+# The real engine takes input: click Settings in the navigation and watch its
+# row turn the selected colour (#dcefe3) while Stream's row turns plain.
+pixel() { convert "$1" -format "%[hex:p{$2,$3}]" info: | tr 'a-f' 'A-F'; }
+xdotool mousemove --window "$wid" 120 341 click 1
+clicked=""
+for _ in $(seq 40); do
+  import -window "$wid" "$out/settings.png"
+  settings_row=$(pixel "$out/settings.png" 220 341)
+  stream_row=$(pixel "$out/settings.png" 220 98)
+  case "$settings_row/$stream_row" in DCEFE3*/EEF3EE*) clicked=1 && break ;; esac
+  sleep 0.25
+done
+if [ -n "$clicked" ]; then ok "a click on Settings selects it ($out/settings.png)"; else
+  bad "clicking Settings changed nothing (Settings row $settings_row, Stream row $stream_row)"
 fi
 
 kill -TERM "$app" 2>/dev/null || true

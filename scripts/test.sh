@@ -23,9 +23,6 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
-step "frontend: build (the Go build embeds it)"
-npm --prefix frontend run build
-
 step "go vet"
 CGO_ENABLED=0 go vet ./...
 go vet -tags desktop,production,webkit2_41 .
@@ -38,11 +35,11 @@ npm --prefix frontend run check
 npm --prefix frontend test
 
 step "e2e: Chromium against a real seedpod serve"
-CGO_ENABLED=0 go build -trimpath -o bin/seedpod .
+make --no-print-directory build
 npm --prefix e2e test
 
 step "desktop: the real window under Xvfb"
-go build -trimpath -tags desktop,production,webkit2_41 -ldflags "-w -s" -o build/bin/seedpod .
+make --no-print-directory build-desktop
 scripts/desktop-smoke.sh
 
 echo
