@@ -56,14 +56,7 @@ func (s *sessions) newLoginToken() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.tokens) >= maxLoginTokens {
-		var oldest [32]byte
-		var t time.Time
-		for k, v := range s.tokens {
-			if t.IsZero() || v.Before(t) {
-				oldest, t = k, v
-			}
-		}
-		delete(s.tokens, oldest)
+		evictOldest(s.tokens, func(minted time.Time) time.Time { return minted })
 	}
 	s.tokens[sha256.Sum256([]byte(tok))] = s.now()
 	return tok
@@ -86,18 +79,24 @@ func (s *sessions) redeem(tok string) (string, bool) {
 		}
 	}
 	if len(s.live) >= maxSessions {
-		var oldest [32]byte
-		var t time.Time
-		for id, ss := range s.live {
-			if t.IsZero() || ss.lastSeen.Before(t) {
-				oldest, t = id, ss.lastSeen
-			}
-		}
-		delete(s.live, oldest)
+		evictOldest(s.live, func(ss *session) time.Time { return ss.lastSeen })
 	}
 	secret := randomSecret()
 	s.live[sha256.Sum256([]byte(secret))] = &session{csrf: randomSecret(), lastSeen: now}
 	return secret, true
+}
+
+// evictOldest deletes the entry whose time is earliest. The maps are a few
+// dozen entries at most, so a scan is cheaper than keeping them ordered.
+func evictOldest[V any](m map[[32]byte]V, at func(V) time.Time) {
+	var oldest [32]byte
+	var t time.Time
+	for k, v := range m {
+		if vt := at(v); t.IsZero() || vt.Before(t) {
+			oldest, t = k, vt
+		}
+	}
+	delete(m, oldest)
 }
 
 // fromRequest returns the request's live session, or nil.
