@@ -34,6 +34,9 @@ Usage:
 Flags:
   --data DIR      data directory (default $XDG_DATA_HOME/seedpod, i.e. ~/.local/share/seedpod)
   --listen ADDR   loopback address for serve (default 127.0.0.1:7474; port 0 picks a free one)
+
+Environment:
+  SEEDPOD_LOG     log level on stderr: debug, info (default), warn or error
 `
 
 const defaultListen = "127.0.0.1:7474"
@@ -49,7 +52,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		mode, args = args[0], args[1:]
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var level slog.Level // info, unless SEEDPOD_LOG says debug, warn or error
+	if err := level.UnmarshalText([]byte(os.Getenv("SEEDPOD_LOG"))); err != nil {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	switch mode {
 	case "":
 		if len(args) > 0 && isHelp(args[0]) {

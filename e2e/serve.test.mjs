@@ -43,6 +43,10 @@ describe('seedpod serve in the browser', () => {
   test('the one-time link signs in and the UI shows the live status', async () => {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await ctx.newPage();
+    // Script errors and Content-Security-Policy violations both land here.
+    const problems = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(pod.login);
     assert.equal(new URL(page.url()).pathname, '/', 'the token leaves the address bar');
     assert.equal(new URL(page.url()).search, '');
@@ -86,6 +90,7 @@ describe('seedpod serve in the browser', () => {
     // Back and forward work with hash routing.
     await page.goBack();
     await page.getByRole('heading', { name: 'Search', level: 1 }).waitFor();
+    assert.deepEqual(problems, [], 'no script errors or CSP violations');
     await ctx.close();
   });
 

@@ -65,8 +65,17 @@ func TestOpenRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close()
+		db := filepath.Join(dir, DatabaseName)
+		before, _ := os.ReadFile(db)
 		if _, err := Open(context.Background(), Config{DataDir: dir}); !errors.Is(err, datadir.ErrLocked) {
 			t.Fatalf("second Open: err = %v, want ErrLocked", err)
+		}
+		after, _ := os.ReadFile(db)
+		if len(before) == 0 || string(before) != string(after) {
+			t.Error("the refused second Open changed the database file")
+		}
+		if _, err := p.Status(context.Background()); err != nil {
+			t.Errorf("the first pod broke after a refused second Open: %v", err)
 		}
 	})
 	t.Run("foreign database releases the lock", func(t *testing.T) {

@@ -107,8 +107,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.opts.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.serve(rec, r)
-	// Only the path is logged: the login link's token is in the query.
-	s.log.Info("http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+	// Only the path is logged: the login link's token is in the query. The
+	// UI polls, so answered reads are debug-level; changes and failures are
+	// worth a line at info.
+	level := slog.LevelInfo
+	if safeMethod(r.Method) && rec.status < 400 {
+		level = slog.LevelDebug
+	}
+	s.log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 		"ms", s.opts.Now().Sub(start).Milliseconds())
 }
 
