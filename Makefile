@@ -44,7 +44,7 @@ smoke:
 ## dev: live-reloading desktop app through the pinned Wails CLI
 dev:
 	@scripts/deps.sh desktop
-	$(GO) tool -modfile=tools/go.mod wails dev -tags webkit2_41
+	$(GO) tool -modfile=tools/go.mod wails dev -tags webkit2_41 -skipbindings
 
 clean:
 	rm -rf bin build/bin build/smoke frontend/dist/app e2e/screenshots
