@@ -161,7 +161,7 @@ func TestServeRefusesForeignHost(t *testing.T) {
 			}
 		}
 	}
-	// The listen address itself, in any letter case, is fine.
+	// The listen address itself is fine.
 	if resp, _ := r.do(req{path: APIPrefix + "/status", cookie: cookie}); resp.StatusCode != 200 {
 		t.Errorf("own Host: status %d, want 200", resp.StatusCode)
 	}
