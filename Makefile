@@ -6,7 +6,7 @@ VERSION ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	echo "0.1.0-dev+$$r$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)" || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench build build-desktop frontend dev smoke e2e clean
+.PHONY: run test bench fuzz build build-desktop frontend dev smoke e2e clean
 
 ## run: install what is missing, build and start Seedpod (window, or serve without a display)
 run:
@@ -19,6 +19,10 @@ test:
 ## bench: the Go benchmarks
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+
+## fuzz: every fuzz target for FUZZTIME each (default 2m; make test runs them for 3s)
+fuzz:
+	FUZZTIME=$${FUZZTIME:-2m} scripts/fuzz.sh
 
 ## frontend: build the UI into frontend/dist/app (embedded by the Go build)
 frontend:

@@ -20,6 +20,7 @@ import (
 
 	"seedpod/frontend"
 	"seedpod/pod"
+	"seedpod/pod/protocli"
 	"seedpod/pod/web"
 )
 
@@ -28,6 +29,7 @@ const usage = `Seedpod — your own diaspora* pod.
 Usage:
   seedpod [--data DIR]                       open the desktop app
   seedpod serve [--data DIR] [--listen ADDR] run the pod headless; the UI is in your browser
+  seedpod proto COMMAND …                    diaspora* protocol tools (seedpod proto help)
   seedpod version                            print the version
   seedpod help                               print this help
 
@@ -66,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return window(args, stdout, stderr, log)
 	case "serve":
 		return serve(args, stdout, stderr, log)
+	case "proto":
+		return protocli.Run(args, os.Stdin, stdout, stderr)
 	case "version":
 		if len(args) > 0 {
 			return usageError(stderr, "version takes no arguments")

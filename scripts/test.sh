@@ -30,6 +30,9 @@ go vet -tags desktop,production,webkit2_41 .
 step "go test -race"
 go test -race -count=1 ./...
 
+step "fuzz targets, briefly"
+FUZZTIME=3s scripts/fuzz.sh
+
 step "frontend: types and unit tests"
 npm --prefix frontend run check
 npm --prefix frontend test

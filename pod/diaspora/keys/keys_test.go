@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"seedpod/pod/diaspora/internal/vectors"
+	"seedpod/pod/internal/vectors"
 )
 
 func readVector(t *testing.T, rel string) []byte { return vectors.Read(t, rel) }
