@@ -47,6 +47,9 @@ func TestModes(t *testing.T) {
 		{"non-loopback listen", []string{"serve", "--listen", "0.0.0.0:7474"}, 2, "", "loopback only", true},
 		{"private listen", []string{"serve", "--listen", "192.168.1.2:7474"}, 2, "", "loopback only", true},
 		{"listen without port", []string{"serve", "--listen", "127.0.0.1"}, 2, "", "--listen", true},
+		{"proto help", []string{"proto", "help"}, 0, "verify-public", "", false},
+		{"proto unknown command", []string{"proto", "frob"}, 2, "", `unknown command "frob"`, true},
+		{"proto without command", []string{"proto"}, 2, "", "Usage: seedpod proto", true},
 	}
 	if !windowBuilt {
 		cases = append(cases, struct {
