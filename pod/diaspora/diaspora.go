@@ -142,24 +142,32 @@ func ReceivePublic(doc []byte, keys KeyLookup, rel RelatedLookup) (*Received, er
 
 // ReceivePrivate decrypts a private delivery with the recipient's key and
 // receives the envelope inside it as ReceivePublic does, without the public
-// checks but with the recipient binding: recipient (the owner of the
-// /receive/users/:guid URL, a normalised diaspora ID; empty skips the check)
-// must be the one a Contact or Conversation is addressed to (PROTOCOL.md §12).
+// checks but with the recipient binding the reference lacks (PROTOCOL.md
+// §12): recipient is the owner of the /receive/users/:guid URL (a
+// normalised diaspora ID), and a Contact or Conversation must name them.
 func ReceivePrivate(body []byte, ours *rsa.PrivateKey, recipient string, keys KeyLookup, rel RelatedLookup) (*Received, error) {
+	if recipient == "" {
+		return nil, errors.New("ReceivePrivate: no recipient (use ReceivePrivateUnbound only where none is known)")
+	}
+	r, err := ReceivePrivateUnbound(body, ours, keys, rel)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRecipient(r.Entity, recipient); err != nil {
+		return nil, reject(StageReceive, err)
+	}
+	return r, nil
+}
+
+// ReceivePrivateUnbound is ReceivePrivate without the recipient binding, for
+// tools that inspect a delivery out of context (`seedpod proto
+// decrypt-private` without --recipient). A pod never uses it.
+func ReceivePrivateUnbound(body []byte, ours *rsa.PrivateKey, keys KeyLookup, rel RelatedLookup) (*Received, error) {
 	doc, err := envelope.Decrypt(body, ours)
 	if err != nil {
 		return nil, reject(StageDecrypt, err)
 	}
-	r, err := receive(doc, keys, rel, privateRoute)
-	if err != nil {
-		return nil, err
-	}
-	if recipient != "" {
-		if err := checkRecipient(r.Entity, recipient); err != nil {
-			return nil, reject(StageReceive, err)
-		}
-	}
-	return r, nil
+	return receive(doc, keys, rel, privateRoute)
 }
 
 const privateRoute = "private"

@@ -44,6 +44,7 @@ Sending:
 Receiving (JSON verdict; exit 0 accepted, 1 rejected):
   verify-public --envelope FILE|- [--pubkey-for ID=FILE]… [RELATED]
   decrypt-private --key FILE --envelope FILE|- [--recipient ID] [--pubkey-for ID=FILE]… [RELATED]
+                                               (--recipient: check the entity is addressed to ID)
   verify-relayable --entity-xml FILE|- [--pubkey-for ID=FILE]… [RELATED]
   RELATED (what this pod knows of a parent, retraction target or reshare root):
     --parent-author ID --parent-local true|false --parent-public true|false [--parent-root-author ID]
@@ -433,7 +434,12 @@ func (c *cmd) decryptPrivate(args []string) int {
 	if err != nil {
 		return c.usageErr("%v", err)
 	}
-	r, err := diaspora.ReceivePrivate(body, key, to, k.keys, k)
+	var r *diaspora.Received
+	if to != "" {
+		r, err = diaspora.ReceivePrivate(body, key, to, k.keys, k)
+	} else {
+		r, err = diaspora.ReceivePrivateUnbound(body, key, k.keys, k)
+	}
 	return c.verdict(r, nil, err)
 }
 
