@@ -319,3 +319,33 @@ func TestPublicAccessors(t *testing.T) {
 		t.Fatal("parent types")
 	}
 }
+
+func TestParseTimeZones(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"2016-07-12T02:49:06+02:00", "2016-07-12T00:49:06Z"},
+		{"2016-07-12 02:49:06 CEST", "2016-07-12T00:49:06Z"},
+		{"2016-07-12 02:49:06 UTC", "2016-07-12T02:49:06Z"},
+		{"2016-07-11 22:49:06 EDT", "2016-07-12T02:49:06Z"},
+		{"2016-07-12 08:19:06 IST", "2016-07-12T02:49:06Z"},
+		{"Tue, 12 Jul 2016 02:49:06 +0200", "2016-07-12T00:49:06Z"},
+	} {
+		got, err := ParseTime(c.in)
+		if err != nil || got.Format(TimeLayout) != c.want {
+			t.Errorf("ParseTime(%q) = %v, %v; want %s", c.in, got, err, c.want)
+		}
+	}
+	if _, err := ParseTime("2016-07-12 02:49:06 XYZT"); err == nil {
+		t.Error("an unknown zone abbreviation must be refused, not read as UTC")
+	}
+}
+
+func TestUnknownElementNames(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{"new_data", true}, {"données", true}, {"x-y.z2", true}, {"2x", false}, {"-x", false}, {"", false}} {
+		if validName(c.name) != c.ok {
+			t.Errorf("validName(%q) = %v, want %v", c.name, !c.ok, c.ok)
+		}
+	}
+}

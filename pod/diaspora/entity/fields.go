@@ -125,6 +125,18 @@ func ParseBool(s string) (value, ok bool) {
 	return false, false
 }
 
+// zoneOffsets are the zone abbreviations of Ruby's Date::Format::ZONES that
+// appear in practice, in minutes east of UTC.
+var zoneOffsets = map[string]int{
+	"UT": 0, "WET": 0, "WEST": 60, "BST": 60, "IST": 330,
+	"CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "MEZ": 60, "MESZ": 120,
+	"EET": 120, "EEST": 180, "MSK": 180,
+	"EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420, "MDT": -360,
+	"PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480, "HST": -600,
+	"JST": 540, "KST": 540, "HKT": 480, "AWST": 480, "ACST": 570, "AEST": 600, "AEDT": 660,
+	"NZST": 720, "NZDT": 780,
+}
+
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -155,7 +167,15 @@ func ParseTime(s string) (time.Time, error) {
 			continue
 		}
 		if name, off := t.Zone(); off == 0 && name != "" && name != "UTC" && name != "GMT" && name != "Z" {
-			continue // unknown abbreviation: offset unknown
+			// Go gives an abbreviation it does not know offset 0; Ruby's
+			// Time.parse knows the common ones. Unknown ones are refused
+			// rather than guessed, since the normalised value is signed.
+			mins, ok := zoneOffsets[strings.ToUpper(name)]
+			if !ok {
+				continue
+			}
+			t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(),
+				time.FixedZone(name, mins*60))
 		}
 		if t.Year() < 1 || t.Year() > 9999 {
 			break

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"seedpod/pod/diaspora/keys"
 )
@@ -169,9 +170,11 @@ func validName(s string) bool {
 	if s == "" || len(s) > 255 {
 		return false
 	}
+	// Any XML name without a namespace prefix: the reference keeps and
+	// relays unknown elements whatever their script.
 	for i, r := range s {
-		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') ||
-			(i > 0 && (r == '-' || r == '.' || (r >= '0' && r <= '9')))
+		ok := r == '_' || unicode.IsLetter(r) ||
+			(i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)))
 		if !ok {
 			return false
 		}
