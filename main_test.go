@@ -208,3 +208,41 @@ func TestServeProcess(t *testing.T) {
 		t.Fatal("serve did not stop within 10s of SIGTERM")
 	}
 }
+
+// `seedpod proto` from outside, as a real process: the exit codes and the
+// JSON verdict are the interface scripts rely on.
+func TestProtoProcess(t *testing.T) {
+	vec := filepath.Join("..", "shared", "vectors")
+	if _, err := os.Stat(vec); err != nil {
+		t.Fatalf("protocol vectors beside the checkout: %v", err)
+	}
+	alice := "alice@pod-a.example=" + filepath.Join(vec, "keys/alice_integration_spec_rsa1024.public.pem")
+	for _, c := range []struct {
+		envelope string
+		code     int
+		has      string
+	}{
+		{"generated/envelopes/public_status_message.xml", 0, `"ok":true,"type":"status_message"`},
+		{"generated/negative/tampered_data.xml", 1, `"stage":"signature"`},
+		{"generated/negative/wrong_data_type.xml", 1, `"stage":"envelope"`},
+	} {
+		cmd := exec.Command(os.Args[0], "proto", "verify-public", "--envelope", filepath.Join(vec, c.envelope), "--pubkey-for", alice)
+		cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+		out, err := cmd.Output()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(string(out), c.has) {
+			t.Errorf("%s: exit %d, stdout %s; want exit %d with %s", c.envelope, code, out, c.code, c.has)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "proto", "verify-public")
+	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("usage error: %v, want exit 2", err)
+	}
+}
