@@ -364,6 +364,22 @@ func (c *cmd) knowledge(r *relatedFlags) (*knowledge, error) {
 	return k, nil
 }
 
+// accepted and rejected are the verdicts, with fields in the documented order.
+type accepted struct {
+	OK     bool            `json:"ok"`
+	Type   string          `json:"type"`
+	Author string          `json:"author"`
+	GUID   string          `json:"guid"`
+	Sender string          `json:"sender,omitempty"` // the envelope's signer, when there is an envelope
+	Entity json.RawMessage `json:"entity"`
+}
+
+type rejected struct {
+	OK    bool           `json:"ok"`
+	Stage diaspora.Stage `json:"stage"`
+	Error string         `json:"error"`
+}
+
 // verdict prints the JSON verdict and returns the exit code.
 func (c *cmd) verdict(r *diaspora.Received, e entity.Entity, err error) int {
 	if err != nil {
@@ -372,16 +388,15 @@ func (c *cmd) verdict(r *diaspora.Received, e entity.Entity, err error) int {
 		if stage != "" {
 			msg = strings.TrimPrefix(msg, string(stage)+": ")
 		}
-		c.writeJSON(map[string]any{"ok": false, "stage": stage, "error": msg})
+		c.writeJSON(rejected{OK: false, Stage: stage, Error: msg})
 		return 1
 	}
+	out := accepted{OK: true}
 	if r != nil {
 		e = r.Entity
+		out.Sender = r.Sender
 	}
-	out := map[string]any{"ok": true, "type": e.Type(), "author": e.Author(), "guid": entityGUID(e), "entity": entityJSON(e)}
-	if r != nil {
-		out["sender"] = r.Sender
-	}
+	out.Type, out.Author, out.GUID, out.Entity = e.Type(), e.Author(), entityGUID(e), entityJSON(e)
 	c.writeJSON(out)
 	return 0
 }
