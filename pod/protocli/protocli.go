@@ -401,9 +401,11 @@ func (c *cmd) verdict(r *diaspora.Received, e entity.Entity, err error) int {
 	return 0
 }
 
-func (c *cmd) verifyPublic(args []string) int {
+// judge is the shape of the receive commands that take one input and what
+// the receiver knows: flags, knowledge, input, verdict.
+func (c *cmd) judge(args []string, input, help string, fn func([]byte, *knowledge) (*diaspora.Received, entity.Entity, error)) int {
 	fs := c.flags()
-	envPath := fs.String("envelope", "", "magic envelope XML file, or - for stdin")
+	path := fs.String(input, "", help)
 	var rf relatedFlags
 	rf.register(fs)
 	if code, ok := c.parse(fs, args); !ok {
@@ -413,12 +415,20 @@ func (c *cmd) verifyPublic(args []string) int {
 	if err != nil {
 		return c.usageErr("%v", err)
 	}
-	doc, err := c.read("envelope", *envPath)
+	in, err := c.read(input, *path)
 	if err != nil {
 		return c.usageErr("%v", err)
 	}
-	r, err := diaspora.ReceivePublic(doc, k.keys, k)
-	return c.verdict(r, nil, err)
+	r, e, err := fn(in, k)
+	return c.verdict(r, e, err)
+}
+
+func (c *cmd) verifyPublic(args []string) int {
+	return c.judge(args, "envelope", "magic envelope XML file, or - for stdin",
+		func(doc []byte, k *knowledge) (*diaspora.Received, entity.Entity, error) {
+			r, err := diaspora.ReceivePublic(doc, k.keys, k)
+			return r, nil, err
+		})
 }
 
 func (c *cmd) decryptPrivate(args []string) int {
@@ -459,21 +469,9 @@ func (c *cmd) decryptPrivate(args []string) int {
 }
 
 func (c *cmd) verifyRelayable(args []string) int {
-	fs := c.flags()
-	entityPath := fs.String("entity-xml", "", "relayable XML file, or - for stdin")
-	var rf relatedFlags
-	rf.register(fs)
-	if code, ok := c.parse(fs, args); !ok {
-		return code
-	}
-	k, err := c.knowledge(&rf)
-	if err != nil {
-		return c.usageErr("%v", err)
-	}
-	payload, err := c.read("entity-xml", *entityPath)
-	if err != nil {
-		return c.usageErr("%v", err)
-	}
-	e, err := diaspora.VerifyEntity(payload, k.keys, k)
-	return c.verdict(nil, e, err)
+	return c.judge(args, "entity-xml", "relayable XML file, or - for stdin",
+		func(payload []byte, k *knowledge) (*diaspora.Received, entity.Entity, error) {
+			e, err := diaspora.VerifyEntity(payload, k.keys, k)
+			return nil, e, err
+		})
 }

@@ -124,6 +124,18 @@ func fromNode(root *node) (Entity, error) {
 // order (a parsed relayable keeps its received order and unknown
 // elements), timestamps as TimeLayout in UTC, no trailing newline.
 func Marshal(e Entity) ([]byte, error) {
+	c, err := validCodec(e)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	writeXML(&b, c.encode(), 0)
+	return b.Bytes(), nil
+}
+
+// validCodec returns e as one of this package's entities, validated: the
+// common first step of every encoder.
+func validCodec(e Entity) (codec, error) {
 	c, ok := e.(codec)
 	if !ok || c == nil {
 		return nil, fmt.Errorf("%w: cannot marshal %T", ErrUnknownEntity, e)
@@ -131,9 +143,7 @@ func Marshal(e Entity) ([]byte, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	writeXML(&b, c.encode(), 0)
-	return b.Bytes(), nil
+	return c, nil
 }
 
 // Public reports whether the entity type has a `public` property (status

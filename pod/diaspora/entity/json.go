@@ -204,11 +204,8 @@ func (p *jsonParser) data(depth int) ([]*node, error) {
 // trailing newline, keys in the reference's order; relayables carry
 // property_order).
 func MarshalJSON(e Entity) ([]byte, error) {
-	c, ok := e.(codec)
-	if !ok || c == nil {
-		return nil, fmt.Errorf("%w: cannot marshal %T", ErrUnknownEntity, e)
-	}
-	if err := c.validate(); err != nil {
+	c, err := validCodec(e)
+	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
