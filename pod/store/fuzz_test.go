@@ -30,7 +30,7 @@ func FuzzHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := h.check(path, 1); err != nil {
+		if err := h.check(path, 1, ApplicationID); err != nil {
 			return
 		}
 		if len(data) == 0 {

@@ -21,12 +21,13 @@ type migration struct {
 	sql     string
 }
 
-// embeddedMigrations loads migrations/NNNN_name.sql, which must be numbered
-// 1, 2, 3… without gaps or duplicates.
+// embeddedMigrations loads the pod's migrations/NNNN_name.sql.
 func embeddedMigrations() ([]migration, error) {
 	return loadMigrations(migrationFiles, "migrations")
 }
 
+// loadMigrations reads dir/NNNN_name.sql, which must be numbered 1, 2, 3…
+// without gaps or duplicates.
 func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -75,7 +76,7 @@ func (db *DB) migrate(ctx context.Context, migs []migration) error {
 	fresh := appID == 0 && current == 0
 	if !fresh {
 		h := header{exists: true, applicationID: appID, userVersion: current}
-		if err := h.check(db.path, len(migs)); err != nil {
+		if err := h.check(db.path, len(migs), db.appID); err != nil {
 			return err
 		}
 	}
@@ -112,7 +113,7 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		return fmt.Errorf("%w: %s on %q: %w", errMigrationFails, m.name, db.path, err)
 	}
 	// PRAGMA values cannot be bound parameters; both are integers we own.
-	stmt := fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", m.version, ApplicationID)
+	stmt := fmt.Sprintf("PRAGMA user_version = %d; PRAGMA application_id = %d", m.version, db.appID)
 	if _, err := tx.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("%w: %s on %q: set version: %w", errMigrationFails, m.name, db.path, err)
 	}

@@ -49,6 +49,7 @@ type DB struct {
 	R *sql.DB
 
 	path    string
+	appID   int32
 	version int
 	applied []int
 }
@@ -57,6 +58,17 @@ type DB struct {
 type Options struct {
 	// Readers is the size of the reader pool; 0 means max(4, GOMAXPROCS).
 	Readers int
+	// Schema is the database's schema; nil means the pod's own. The relay
+	// keeps its own database with its own schema and application_id.
+	Schema *Schema
+}
+
+// Schema is what makes a database an application's: its application_id and
+// its numbered migrations (a directory of NNNN_name.sql files).
+type Schema struct {
+	AppID      int32
+	Migrations fs.FS
+	Dir        string
 }
 
 // Open opens (creating if needed) the pod database at path and brings its
@@ -66,20 +78,24 @@ type Options struct {
 // SQLite database, belongs to another application, or carries a schema newer
 // than this binary is refused and left byte-for-byte as it was.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
-	migs, err := embeddedMigrations()
+	schema := opts.Schema
+	if schema == nil {
+		schema = &Schema{AppID: ApplicationID, Migrations: migrationFiles, Dir: "migrations"}
+	}
+	migs, err := loadMigrations(schema.Migrations, schema.Dir)
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, path, opts, migs)
+	return open(ctx, path, opts, schema.AppID, migs)
 }
 
-func open(ctx context.Context, path string, opts Options, migs []migration) (*DB, error) {
+func open(ctx context.Context, path string, opts Options, appID int32, migs []migration) (*DB, error) {
 	latest := len(migs)
 	h, err := readHeader(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.check(path, latest); err != nil {
+	if err := h.check(path, latest, appID); err != nil {
 		return nil, err
 	}
 
@@ -92,7 +108,7 @@ func open(ctx context.Context, path string, opts Options, migs []migration) (*DB
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	db := &DB{W: w, path: path}
+	db := &DB{W: w, path: path, appID: appID}
 	if err := db.migrate(ctx, migs); err != nil {
 		w.Close()
 		return nil, err
@@ -216,13 +232,13 @@ func readHeader(path string) (header, error) {
 }
 
 // check refuses a database that is not ours or is newer than we are.
-func (h header) check(path string, latest int) error {
+func (h header) check(path string, latest int, appID int32) error {
 	if !h.exists {
 		return nil
 	}
-	if h.applicationID != ApplicationID {
-		return fmt.Errorf("%w: %q has application_id %#x, Seedpod uses %#x; refusing to touch it",
-			ErrForeignApp, path, uint32(h.applicationID), uint32(ApplicationID))
+	if h.applicationID != appID {
+		return fmt.Errorf("%w: %q has application_id %#x, expected %#x; refusing to touch it",
+			ErrForeignApp, path, uint32(h.applicationID), uint32(appID))
 	}
 	if int(h.userVersion) > latest {
 		return fmt.Errorf("%w: %q has schema version %d, this binary knows up to %d; upgrade Seedpod to open it",

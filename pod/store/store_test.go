@@ -109,17 +109,17 @@ func TestMigrationUpgradeAndFailureRollsBack(t *testing.T) {
 	m2bad := migration{2, "0002_b.sql", "CREATE TABLE b (x INTEGER) STRICT; INSERT INTO a VALUES (1); SELECT * FROM nowhere;"}
 	m2 := migration{2, "0002_b.sql", "CREATE TABLE b (x INTEGER) STRICT; INSERT INTO a VALUES (1);"}
 
-	db, err := open(ctx, path, Options{}, []migration{m1})
+	db, err := open(ctx, path, Options{}, ApplicationID, []migration{m1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
-	_, err = open(ctx, path, Options{}, []migration{m1, m2bad})
+	_, err = open(ctx, path, Options{}, ApplicationID, []migration{m1, m2bad})
 	if !errors.Is(err, errMigrationFails) || !strings.Contains(err.Error(), "0002_b.sql") {
 		t.Fatalf("open with a failing migration: err = %v, want a migration failure naming 0002_b.sql", err)
 	}
-	db, err = open(ctx, path, Options{}, []migration{m1})
+	db, err = open(ctx, path, Options{}, ApplicationID, []migration{m1})
 	if err != nil {
 		t.Fatalf("reopen after failed migration: %v", err)
 	}
@@ -131,7 +131,7 @@ func TestMigrationUpgradeAndFailureRollsBack(t *testing.T) {
 	}
 	db.Close()
 
-	db, err = open(ctx, path, Options{}, []migration{m1, m2})
+	db, err = open(ctx, path, Options{}, ApplicationID, []migration{m1, m2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +325,30 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	if n != 201 {
 		t.Errorf("rows = %d, want 201", n)
 	}
+}
+
+// Another application's schema (the relay's) gets its own application_id,
+// and each refuses the other's file.
+func TestCustomSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	other := &Schema{AppID: 0x12345678, Dir: "m", Migrations: fstest.MapFS{
+		"m/0001_a.sql": {Data: []byte("CREATE TABLE inbox (id INTEGER PRIMARY KEY) STRICT;")},
+	}}
+	db, err := Open(context.Background(), path, Options{Schema: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int32
+	db.R.QueryRow("PRAGMA application_id").Scan(&id)
+	db.Close()
+	if id != other.AppID {
+		t.Fatalf("application_id = %#x, want %#x", id, other.AppID)
+	}
+	if _, err := Open(context.Background(), path, Options{}); !errors.Is(err, ErrForeignApp) {
+		t.Fatalf("pod schema on the relay's file: %v", err)
+	}
+	if db, err = Open(context.Background(), path, Options{Schema: other}); err != nil {
+		t.Fatalf("reopen with its own schema: %v", err)
+	}
+	db.Close()
 }
