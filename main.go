@@ -29,6 +29,8 @@ const usage = `Seedpod — your own diaspora* pod.
 Usage:
   seedpod [--data DIR]                       open the desktop app
   seedpod serve [--data DIR] [--listen ADDR] run the pod headless; the UI is in your browser
+  seedpod relay --domain D --tls-cert F --tls-key F [--listen ADDR] [--data DIR]
+                                             the public relay (seedpod relay invite USERNAME: enrollment code)
   seedpod proto COMMAND …                    diaspora* protocol tools (seedpod proto help)
   seedpod version                            print the version
   seedpod help                               print this help
@@ -68,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return window(args, stdout, stderr, log)
 	case "serve":
 		return serve(args, stdout, stderr, log)
+	case "relay":
+		return relayMain(args, stdout, stderr, log)
 	case "proto":
 		return protocli.Run(args, os.Stdin, stdout, stderr)
 	case "version":

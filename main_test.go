@@ -15,6 +15,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"seedpod/pod/diaspora/discovery"
+	"seedpod/pod/diaspora/keys"
+	"seedpod/pod/podtest"
+	"seedpod/pod/relay"
+	"seedpod/pod/relay/ownerauth"
 )
 
 // With SEEDPOD_TEST_MAIN=1 the test binary is the seedpod binary, so the
@@ -48,6 +54,10 @@ func TestModes(t *testing.T) {
 		{"private listen", []string{"serve", "--listen", "192.168.1.2:7474"}, 2, "", "loopback only", true},
 		{"listen without port", []string{"serve", "--listen", "127.0.0.1"}, 2, "", "--listen", true},
 		{"proto help", []string{"proto", "help"}, 0, "verify-public", "", false},
+		{"relay without domain", []string{"relay"}, 2, "", "--domain, --tls-cert and --tls-key are required", true},
+		{"relay with a missing certificate", []string{"relay", "--domain", "r.example", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"}, 2, "", "TLS certificate", true},
+		{"relay invite without username", []string{"relay", "invite"}, 2, "", "which username", true},
+		{"relay invite with a bad username", []string{"relay", "invite", "Not Valid", "--data", "/nonexistent-seedpod-test"}, 1, "", "username", true},
 		{"proto unknown command", []string{"proto", "frob"}, 2, "", `unknown command "frob"`, true},
 		{"proto without command", []string{"proto"}, 2, "", "Usage: seedpod proto", true},
 	}
@@ -244,5 +254,105 @@ func TestProtoProcess(t *testing.T) {
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 2 {
 		t.Errorf("usage error: %v, want exit 2", err)
+	}
+}
+
+// A real `seedpod relay` process over HTTPS with a test CA on loopback: an
+// invite made by a second process while it runs, enrollment, a delivery
+// from a remote pod, a pull, discovery, and a clean stop.
+func TestRelayProcess(t *testing.T) {
+	ca, err := podtest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile, err := ca.WriteLeaf(dir, "relay.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
+		"--data", data, "--tls-cert", certFile, "--tls-key", keyFile)
+	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	port := ""
+	for port == "" && sc.Scan() {
+		if m := regexp.MustCompile(`listening on https://127\.0\.0\.1:(\d+)/`).FindStringSubmatch(sc.Text()); m != nil {
+			port = m[1]
+		}
+	}
+	if port == "" {
+		t.Fatalf("relay printed no address; stderr:\n%s", stderr.String())
+	}
+	base := "https://relay.example:" + port
+	client := ca.Client(10 * time.Second)
+
+	// The invite comes from a second process while the relay runs.
+	inv := exec.Command(os.Args[0], "relay", "invite", "alice", "--data", data)
+	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	out, err := inv.Output()
+	if err != nil {
+		t.Fatalf("relay invite: %v %s", err, out)
+	}
+	code := strings.TrimSpace(string(out))
+
+	key, err := keys.Generate(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(relay.EnrollRequest{Code: code, Username: "alice", GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+		PublicKey: string(keys.MarshalPublic(&key.PublicKey))})
+	send := func(method, path string, body []byte, signed bool) (int, []byte) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
+		if signed {
+			if err := ownerauth.Sign(req, body, "alice", key, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if st, b := send("POST", relay.OwnerPrefix+"/enroll", body, true); st != 201 {
+		t.Fatalf("enroll: %d %s", st, b)
+	}
+	env, err := os.ReadFile(filepath.Join("..", "shared", "vectors", "generated", "envelopes", "public_status_message.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, b := send("POST", "/receive/public", env, false); st != 202 {
+		t.Fatalf("delivery: %d %s", st, b)
+	}
+	st, b := send("GET", relay.OwnerPrefix+"/inbox", nil, true)
+	var page relay.InboxPage
+	if err := json.Unmarshal(b, &page); st != 200 || err != nil || len(page.Items) != 1 || !bytes.Equal(page.Items[0].Body, env) {
+		t.Fatalf("pull: %d %s", st, b)
+	}
+	st, b = send("GET", "/.well-known/webfinger?resource=acct:alice@relay.example", nil, false)
+	if _, err := discovery.ParseJRD(b, "alice@relay.example"); st != 200 || err != nil {
+		t.Fatalf("webfinger: %d %v", st, err)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("relay after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("relay did not stop within 15 s of SIGTERM")
 	}
 }

@@ -194,6 +194,10 @@ type header struct {
 	exists        bool
 	applicationID int32
 	userVersion   int32
+	// walPending: a non-empty -wal file sits beside the database, so its
+	// committed pages (page 1 with the header among them) may be newer than
+	// the main file — as while another process has it open.
+	walPending bool
 }
 
 // readHeader reads the header of path without opening it as a database, so a
@@ -228,12 +232,20 @@ func readHeader(path string) (header, error) {
 	be32 := func(off int) int32 {
 		return int32(uint32(b[off])<<24 | uint32(b[off+1])<<16 | uint32(b[off+2])<<8 | uint32(b[off+3]))
 	}
-	return header{exists: true, userVersion: be32(60), applicationID: be32(68)}, nil
+	wal, err := os.Stat(path + "-wal")
+	pending := err == nil && wal.Size() > 0
+	return header{exists: true, userVersion: be32(60), applicationID: be32(68), walPending: pending}, nil
 }
 
 // check refuses a database that is not ours or is newer than we are.
 func (h header) check(path string, latest int, appID int32) error {
 	if !h.exists {
+		return nil
+	}
+	if h.walPending && h.applicationID == 0 && h.userVersion == 0 {
+		// A database still being created, or open elsewhere before its
+		// first checkpoint: the real header is in the WAL. migrate checks
+		// it through SQLite, before anything is written.
 		return nil
 	}
 	if h.applicationID != appID {

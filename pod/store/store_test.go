@@ -352,3 +352,36 @@ func TestCustomSchema(t *testing.T) {
 	}
 	db.Close()
 }
+
+// A second connection (another process, like `seedpod relay invite` beside
+// a running relay) opens a database whose header still sits in the WAL.
+func TestOpenWhileOpenElsewhere(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.db")
+	first := openTest(t, path)
+	if _, err := first.W.Exec("INSERT INTO meta (key, value) VALUES ('x', 'y')"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("second Open while the first is open: %v", err)
+	}
+	defer second.Close()
+	var v string
+	if err := second.R.QueryRow("SELECT value FROM meta WHERE key = 'x'").Scan(&v); err != nil || v != "y" {
+		t.Fatalf("second connection reads %q, %v", v, err)
+	}
+	// A foreign database in the same state is still refused, untouched.
+	other := filepath.Join(t.TempDir(), "other.db")
+	raw, err := sql.Open("sqlite", "file:"+other+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	if _, err := raw.Exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('precious')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), other, Options{}); !errors.Is(err, ErrForeignApp) {
+		t.Fatalf("foreign WAL database: %v", err)
+	}
+}

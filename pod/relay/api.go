@@ -1,0 +1,419 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"seedpod/pod/diaspora/envelope"
+	"seedpod/pod/diaspora/id"
+	"seedpod/pod/diaspora/keys"
+	"seedpod/pod/relay/ownerauth"
+	"seedpod/pod/relay/public"
+	"seedpod/pod/store"
+)
+
+// OwnerPrefix is where the owner API lives.
+const OwnerPrefix = "/api/relay/v1"
+
+func (r *Relay) routes(pub http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /receive/public", r.receivePublic)
+	mux.HandleFunc("POST /receive/users/{guid}", r.receivePrivate)
+	mux.HandleFunc("/receive/", func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost {
+			jsonError(w, http.StatusNotFound, "not_found", "no such inbox")
+			return
+		}
+		w.Header().Set("Allow", "POST")
+		jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed", "deliveries are POSTed")
+	})
+	mux.HandleFunc("POST "+OwnerPrefix+"/enroll", r.enroll)
+	mux.Handle("GET "+OwnerPrefix+"/inbox", r.auth.Middleware(maxOwnerBody, r.pullInbox))
+	mux.Handle("POST "+OwnerPrefix+"/inbox/ack", r.auth.Middleware(maxOwnerBody, r.ackInbox))
+	mux.Handle("GET "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.me))
+	mux.Handle("/", pub)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		start := r.cfg.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(rec, req)
+		r.log.Debug("http", "method", req.Method, "path", req.URL.Path, "status", rec.status,
+			"ms", r.cfg.Now().Sub(start).Milliseconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func jsonError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"code": status, "error": code, "message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readBody reads a request body with a cap; over the cap is 413.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, bool) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			jsonError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
+		} else {
+			jsonError(w, http.StatusBadRequest, "bad_body", "could not read the body")
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+// store answers a delivery: 202 once durably stored, 503 when the inbox is
+// full or the relay closing (the sender retries).
+func (r *Relay) store(w http.ResponseWriter, req *http.Request, username, ctype string, body []byte) {
+	switch err := r.inbox.put(req.Context(), username, ctype, body); {
+	case err == nil:
+		w.WriteHeader(http.StatusAccepted)
+	case errors.Is(err, ErrInboxFull), errors.Is(err, ErrClosed):
+		w.Header().Set("Retry-After", "300")
+		jsonError(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+	case req.Context().Err() != nil:
+		// The sender went away; nothing to answer.
+	default:
+		r.log.Error("inbox", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "could not store the delivery")
+	}
+}
+
+// receivePublic takes a public magic envelope. It checks only the envelope's
+// structure (the signature needs the sender's key, which the device checks):
+// garbage is refused at once instead of filling the inbox.
+func (r *Relay) receivePublic(w http.ResponseWriter, req *http.Request) {
+	body, ok := readBody(w, req, maxPublicBody)
+	if !ok {
+		return
+	}
+	if _, err := envelope.Parse(body); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad_envelope", err.Error())
+		return
+	}
+	r.store(w, req, "", "application/magic-envelope+xml", body)
+}
+
+// receivePrivate takes an encrypted envelope for a hosted identity and stores
+// it exactly as received: the relay cannot and does not decrypt it.
+func (r *Relay) receivePrivate(w http.ResponseWriter, req *http.Request) {
+	guid := req.PathValue("guid")
+	var username string
+	err := r.db.R.QueryRowContext(req.Context(), "SELECT username FROM identities WHERE guid = ?", guid).Scan(&username)
+	if errors.Is(err, sql.ErrNoRows) {
+		jsonError(w, http.StatusNotFound, "not_found", "no such recipient")
+		return
+	}
+	if err != nil {
+		r.log.Error("receive: recipient lookup", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "recipient lookup failed")
+		return
+	}
+	body, ok := readBody(w, req, maxPrivateBody)
+	if !ok {
+		return
+	}
+	var enc struct {
+		AESKey    *string `json:"aes_key"`
+		Encrypted *string `json:"encrypted_magic_envelope"`
+	}
+	if err := json.Unmarshal(body, &enc); err != nil || enc.AESKey == nil || enc.Encrypted == nil {
+		jsonError(w, http.StatusBadRequest, "bad_envelope", "not an encrypted magic envelope (JSON with aes_key and encrypted_magic_envelope)")
+		return
+	}
+	r.store(w, req, username, "application/json", body)
+}
+
+// identityKey is the owner API's key lookup.
+func (r *Relay) identityKey(ctx context.Context, username string) (*rsa.PublicKey, bool, error) {
+	var pemText string
+	err := r.db.R.QueryRowContext(ctx, "SELECT public_key FROM identities WHERE username = ?", username).Scan(&pemText)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	k, err := keys.ParsePublic([]byte(pemText))
+	if err != nil {
+		return nil, false, fmt.Errorf("stored key of %s: %w", username, err)
+	}
+	return k, true, nil
+}
+
+// EnrollRequest claims an invited username for an identity. The request is
+// signed (ownerauth) with the private key matching PublicKey: proof that the
+// enrolling device holds the identity key.
+type EnrollRequest struct {
+	Code      string         `json:"code"`
+	Username  string         `json:"username"`
+	GUID      string         `json:"guid"`
+	PublicKey string         `json:"public_key"`
+	Profile   public.Profile `json:"profile"`
+}
+
+// EnrollResponse says who the identity now is.
+type EnrollResponse struct {
+	DiasporaID string `json:"diaspora_id"`
+	GUID       string `json:"guid"`
+}
+
+func (r *Relay) enroll(w http.ResponseWriter, req *http.Request) {
+	body, ok := readBody(w, req, maxOwnerBody)
+	if !ok {
+		return
+	}
+	var e EnrollRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad_request", "enrollment JSON: "+err.Error())
+		return
+	}
+	if !validUsername(e.Username) || !id.ValidGUID(e.GUID) {
+		jsonError(w, http.StatusUnprocessableEntity, "invalid", "username or guid is not valid")
+		return
+	}
+	pub, err := keys.ParsePublic([]byte(e.PublicKey))
+	if err != nil {
+		jsonError(w, http.StatusUnprocessableEntity, "invalid", "public_key: "+err.Error())
+		return
+	}
+	if pub.N.BitLen() < 2048 {
+		jsonError(w, http.StatusUnprocessableEntity, "invalid", "public_key: at least 2048 bits")
+		return
+	}
+	// Proof of possession: the request is signed with the enrolling key.
+	v := &ownerauth.Verifier{Nonces: r.auth.Nonces, Now: r.cfg.Now,
+		Keys: func(_ context.Context, who string) (*rsa.PublicKey, bool, error) { return pub, who == e.Username, nil }}
+	if who, err := v.Verify(req, body); err != nil || who != e.Username {
+		jsonError(w, http.StatusUnauthorized, "unauthorized", "enrollment must be signed with the identity key")
+		return
+	}
+	profile, _ := json.Marshal(e.Profile)
+	h := sha256.Sum256([]byte(strings.TrimSpace(strings.ToLower(e.Code))))
+	now := r.cfg.Now().Unix()
+	err = withTx(req.Context(), r.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(req.Context(),
+			"UPDATE invites SET used_at = ? WHERE code_hash = ? AND username = ? AND used_at IS NULL AND expires_at >= ?",
+			now, h[:], e.Username, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errBadInvite
+		}
+		_, err = tx.ExecContext(req.Context(),
+			"INSERT INTO identities (username, guid, public_key, profile, created_at, acked) VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) FROM inbox))",
+			e.Username, e.GUID, string(keys.MarshalPublic(pub)), string(profile), now)
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return errTaken
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errBadInvite):
+		jsonError(w, http.StatusForbidden, "bad_invite", "the enrollment code is unknown, used, expired or for another username")
+	case errors.Is(err, errTaken):
+		jsonError(w, http.StatusConflict, "taken", "the username or guid is already enrolled")
+	case err != nil:
+		r.log.Error("enroll", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "enrollment failed")
+	default:
+		r.log.Info("enrolled", "username", e.Username)
+		writeJSON(w, http.StatusCreated, EnrollResponse{DiasporaID: e.Username + "@" + r.cfg.Domain, GUID: e.GUID})
+	}
+}
+
+var (
+	errBadInvite = errors.New("bad invite")
+	errTaken     = errors.New("taken")
+)
+
+func withTx(ctx context.Context, db *store.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// InboxItem is one delivery as the owner pulls it.
+type InboxItem struct {
+	ID          int64  `json:"id"`
+	Route       string `json:"route"` // "public" or "private"
+	ReceivedAt  int64  `json:"received_at"`
+	ContentType string `json:"content_type"`
+	Body        []byte `json:"body"` // base64 in JSON
+}
+
+// InboxPage is one pull.
+type InboxPage struct {
+	Items  []InboxItem `json:"items"`
+	Cursor int64       `json:"cursor"` // pass as ?after= next time, then ack it
+}
+
+// pullInbox: GET /inbox?after=N&limit=L&wait=S — items after N (default:
+// what was acknowledged), at most L, waiting up to S seconds for the first.
+func (r *Relay) pullInbox(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
+	q := req.URL.Query()
+	var acked int64
+	if err := r.db.R.QueryRowContext(req.Context(), "SELECT acked FROM identities WHERE username = ?", who).Scan(&acked); err != nil {
+		jsonError(w, http.StatusInternalServerError, "internal", "inbox lookup failed")
+		return
+	}
+	after := acked
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			jsonError(w, http.StatusBadRequest, "bad_request", "after: a non-negative integer")
+			return
+		}
+		after = max(n, acked)
+	}
+	limit := 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			jsonError(w, http.StatusBadRequest, "bad_request", "limit: a positive integer")
+			return
+		}
+		limit = min(n, maxPullItems)
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			jsonError(w, http.StatusBadRequest, "bad_request", "wait: seconds, a non-negative integer")
+			return
+		}
+		wait = min(time.Duration(n)*time.Second, maxWait)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changed := r.changed() // before the query, so no commit is missed
+		page, err := r.page(req.Context(), who, after, limit)
+		if err != nil {
+			r.log.Error("inbox pull", "err", err)
+			jsonError(w, http.StatusInternalServerError, "internal", "inbox read failed")
+			return
+		}
+		if len(page.Items) > 0 || wait == 0 {
+			writeJSON(w, http.StatusOK, page)
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			wait = 0
+		case <-req.Context().Done():
+			return
+		}
+	}
+}
+
+func (r *Relay) page(ctx context.Context, who string, after int64, limit int) (InboxPage, error) {
+	rows, err := r.db.R.QueryContext(ctx, `SELECT id, username IS NOT NULL, received_at, content_type, body FROM inbox
+		WHERE id > ? AND (username = ? OR username IS NULL) ORDER BY id LIMIT ?`, after, who, limit)
+	if err != nil {
+		return InboxPage{}, err
+	}
+	defer rows.Close()
+	page := InboxPage{Items: []InboxItem{}, Cursor: after}
+	for rows.Next() {
+		var it InboxItem
+		var private bool
+		if err := rows.Scan(&it.ID, &private, &it.ReceivedAt, &it.ContentType, &it.Body); err != nil {
+			return InboxPage{}, err
+		}
+		it.Route = "public"
+		if private {
+			it.Route = "private"
+		}
+		page.Items = append(page.Items, it)
+		page.Cursor = it.ID
+	}
+	return page, rows.Err()
+}
+
+// AckRequest acknowledges everything up to and including UpTo.
+type AckRequest struct {
+	UpTo int64 `json:"up_to"`
+}
+
+// ackInbox moves the identity's acknowledgement forward and deletes what
+// nobody needs any more: its own private items, and public items every
+// hosted identity has acknowledged.
+func (r *Relay) ackInbox(w http.ResponseWriter, req *http.Request, who string, body []byte) {
+	var a AckRequest
+	if err := json.Unmarshal(body, &a); err != nil || a.UpTo < 0 {
+		jsonError(w, http.StatusBadRequest, "bad_request", `want {"up_to": N}`)
+		return
+	}
+	var acked int64
+	err := withTx(req.Context(), r.db, func(tx *sql.Tx) error {
+		var top int64
+		if err := tx.QueryRowContext(req.Context(), "SELECT coalesce(max(id), 0) FROM inbox").Scan(&top); err != nil {
+			return err
+		}
+		upto := min(a.UpTo, top) // never ahead of what exists
+		if _, err := tx.ExecContext(req.Context(), "UPDATE identities SET acked = max(acked, ?) WHERE username = ?", upto, who); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(req.Context(), "SELECT acked FROM identities WHERE username = ?", who).Scan(&acked); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(req.Context(), "DELETE FROM inbox WHERE username = ? AND id <= ?", who, acked); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(req.Context(),
+			"DELETE FROM inbox WHERE username IS NULL AND id <= (SELECT min(acked) FROM identities)")
+		return err
+	})
+	if err != nil {
+		r.log.Error("inbox ack", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "acknowledgement failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"acked": acked})
+}
+
+func (r *Relay) me(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
+	var guid string
+	var acked int64
+	if err := r.db.R.QueryRowContext(req.Context(), "SELECT guid, acked FROM identities WHERE username = ?", who).Scan(&guid, &acked); err != nil {
+		jsonError(w, http.StatusInternalServerError, "internal", "lookup failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"diaspora_id": who + "@" + r.cfg.Domain, "guid": guid, "acked": acked})
+}

@@ -1,0 +1,246 @@
+// Package relay is the relay: the always-on public face of one or more
+// Seedpod identities under a domain. It serves what is public (discovery
+// documents, profile pages), keeps a durable inbox of what remote pods
+// deliver (private deliveries stay ciphertext), and talks to the identities'
+// own devices through an owner API whose every request is signed with the
+// identity key. It never holds a private key, so it can neither read private
+// content nor forge anything.
+//
+// It owns its own SQLite database (pod/store with the relay's schema). The
+// public pages are pod/relay/public, the request signatures
+// pod/relay/ownerauth; this package wires them to the database and the
+// inbox. Outbound delivery is not here yet.
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"seedpod/pod/datadir"
+	"seedpod/pod/relay/ownerauth"
+	"seedpod/pod/relay/public"
+	"seedpod/pod/store"
+)
+
+// ApplicationID marks the relay's database ("SDRL").
+const ApplicationID int32 = 0x5344524c
+
+// DatabaseName is the relay database inside its data directory.
+const DatabaseName = "relay.db"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var schema = &store.Schema{AppID: ApplicationID, Migrations: migrations, Dir: "migrations"}
+
+// Limits. Public envelopes are at most envelope.MaxEnvelopeBytes (1 MiB),
+// encrypted ones envelope.MaxEncryptedBytes (2 MiB); owner requests are
+// small JSON.
+const (
+	maxPublicBody   = 1 << 20
+	maxPrivateBody  = 2 << 20
+	maxOwnerBody    = 256 << 10
+	defaultMaxInbox = 100_000
+	// maxPullItems bounds one inbox pull.
+	maxPullItems = 100
+	// maxWait bounds a long poll.
+	maxWait = 30 * time.Second
+)
+
+// Config is what Open needs.
+type Config struct {
+	// Domain is host[:port] the relay is reached at; identities are
+	// username@Domain and public URLs start https://Domain.
+	Domain string
+	// DataDir overrides the data directory ($XDG_DATA_HOME/seedpod-relay).
+	DataDir string
+	Version string
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// MaxInbox caps undelivered inbox items (0: 100,000).
+	MaxInbox int
+}
+
+// Relay is an open relay. Handler serves it.
+type Relay struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     *datadir.Dir
+	db      *store.DB
+	inbox   *inboxWriter
+	auth    *ownerauth.Verifier
+	handler http.Handler
+
+	mu      sync.Mutex
+	waiters chan struct{} // closed and replaced on every inbox commit
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/seedpod-relay.
+func DefaultDataDir() (string, error) {
+	d, err := datadir.Default(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(d), "seedpod-relay"), nil
+}
+
+// Open opens the relay's data directory (taking its lock) and database.
+func Open(ctx context.Context, cfg Config) (*Relay, error) {
+	if cfg.Domain == "" {
+		return nil, errors.New("relay: no domain")
+	}
+	cfg.Domain = strings.ToLower(cfg.Domain)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxInbox <= 0 {
+		cfg.MaxInbox = defaultMaxInbox
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir = d
+	}
+	dir, err := datadir.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dir.Join(DatabaseName), store.Options{Schema: schema})
+	if err != nil {
+		dir.Close()
+		return nil, err
+	}
+	r := &Relay{cfg: cfg, log: log, dir: dir, db: db, waiters: make(chan struct{})}
+	r.inbox = newInboxWriter(db, cfg.Now, cfg.MaxInbox, r.wake)
+	r.auth = &ownerauth.Verifier{Keys: r.identityKey, Nonces: nonceStore{db, cfg.Now}, Now: cfg.Now}
+	pub, err := public.New(directory{db}, public.Options{Domain: cfg.Domain, Version: cfg.Version, Logger: log})
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.handler = r.routes(pub)
+	log.Info("relay open", "domain", cfg.Domain, "data", dir.Path())
+	return r, nil
+}
+
+// Handler is the relay's whole HTTP surface.
+func (r *Relay) Handler() http.Handler { return r.handler }
+
+// DataDir is the relay's data directory.
+func (r *Relay) DataDir() string { return r.dir.Path() }
+
+// Close stops the inbox writer and closes the database.
+func (r *Relay) Close() error {
+	if r.inbox != nil {
+		r.inbox.close()
+	}
+	return errors.Join(r.db.Close(), r.dir.Close())
+}
+
+// wake tells long-polling readers that the inbox changed.
+func (r *Relay) wake() {
+	r.mu.Lock()
+	close(r.waiters)
+	r.waiters = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *Relay) changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.waiters
+}
+
+// Invite creates a one-time enrollment code for username, valid for ttl. It
+// opens the database directly (SQLite allows it beside a running relay), so
+// `seedpod relay invite` works while the relay serves.
+func Invite(ctx context.Context, dataDir, username string, ttl time.Duration, now time.Time) (string, error) {
+	if !validUsername(username) {
+		return "", fmt.Errorf("invite: username %q: use 1–32 lowercase letters, digits, '_', '-' or '.'", username)
+	}
+	if dataDir == "" {
+		d, err := DefaultDataDir()
+		if err != nil {
+			return "", err
+		}
+		dataDir = d
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("invite: %w", err)
+	}
+	db, err := store.Open(ctx, filepath.Join(dataDir, DatabaseName), store.Options{Schema: schema, Readers: 1})
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	var taken int
+	if err := db.R.QueryRowContext(ctx, "SELECT count(*) FROM identities WHERE username = ?", username).Scan(&taken); err != nil {
+		return "", fmt.Errorf("invite: %w", err)
+	}
+	if taken > 0 {
+		return "", fmt.Errorf("invite: %q is already enrolled on this relay", username)
+	}
+	var raw [20]byte
+	_, _ = rand.Read(raw[:])
+	code := strings.ToLower(base32.StdEncoding.EncodeToString(raw[:]))
+	h := sha256.Sum256([]byte(code))
+	_, err = db.W.ExecContext(ctx, "INSERT INTO invites (code_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
+		h[:], username, now.Unix(), now.Add(ttl).Unix())
+	if err != nil {
+		return "", fmt.Errorf("invite: %w", err)
+	}
+	return code, nil
+}
+
+func validUsername(s string) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// nonceStore is ownerauth.NonceStore on the relay database.
+type nonceStore struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+func (n nonceStore) Remember(ctx context.Context, identity, nonce string, expires time.Time) (bool, error) {
+	res, err := n.db.W.ExecContext(ctx,
+		"INSERT INTO nonces (username, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+		identity, nonce, expires.Unix())
+	if err != nil {
+		return false, fmt.Errorf("remember nonce: %w", err)
+	}
+	added, _ := res.RowsAffected()
+	if added == 1 {
+		// Forget what can no longer be replayed (its timestamp is out of
+		// the window): the table holds one window of requests at most.
+		_, _ = n.db.W.ExecContext(ctx, "DELETE FROM nonces WHERE expires_at < ?", n.now().Unix())
+	}
+	return added == 0, nil
+}
+

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"seedpod/pod/relay"
+)
+
+const relayUsage = `Usage:
+  seedpod relay --domain D --tls-cert FILE --tls-key FILE [--listen ADDR] [--data DIR]
+                                   serve the relay for identities @D (default --listen :443)
+  seedpod relay invite USERNAME [--data DIR] [--ttl 72h]
+                                   print a one-time enrollment code for USERNAME@D
+`
+
+func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+	if len(args) > 0 && args[0] == "invite" {
+		return relayInvite(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	domain := fs.String("domain", "", "the domain identities live under")
+	listen := fs.String("listen", ":443", "address to listen on")
+	data := fs.String("data", "", "data directory (default $XDG_DATA_HOME/seedpod-relay)")
+	certFile := fs.String("tls-cert", "", "TLS certificate chain (PEM)")
+	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	if code, ok := parseRelayFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if *domain == "" || *certFile == "" || *keyFile == "" {
+		fmt.Fprintf(stderr, "seedpod relay: --domain, --tls-cert and --tls-key are required\n\n%s", relayUsage)
+		return 2
+	}
+	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod relay: TLS certificate: %v\n", err)
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
+		return 1
+	}
+	defer r.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod relay: listen on %s: %v\n", *listen, err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           r.Handler(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second, // long polls wait 30 s at most
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	fmt.Fprintf(stdout, "Seedpod relay %s for @%s listening on https://%s/\n", versionString(), *domain, ln.Addr())
+	fmt.Fprintf(stdout, "Data: %s\n", r.DataDir())
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return 0
+}
+
+func relayInvite(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		fmt.Fprintf(stderr, "seedpod relay invite: which username?\n\n%s", relayUsage)
+		return 2
+	}
+	username := args[0]
+	fs := flag.NewFlagSet("relay invite", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory")
+	ttl := fs.Duration("ttl", 72*time.Hour, "how long the code is valid")
+	if code, ok := parseRelayFlags(fs, args[1:], stdout, stderr); !ok {
+		return code
+	}
+	if *ttl <= 0 || *ttl > 30*24*time.Hour {
+		fmt.Fprintln(stderr, "seedpod relay invite: --ttl must be between 1s and 720h")
+		return 2
+	}
+	code, err := relay.Invite(context.Background(), *data, username, *ttl, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, code)
+	return 0
+}
+
+func parseRelayFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprint(stdout, relayUsage)
+			return 0, false
+		}
+		fmt.Fprintf(stderr, "seedpod relay: %v\n\n%s", err, relayUsage)
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "seedpod relay: unexpected argument %q\n\n%s", fs.Arg(0), relayUsage)
+		return 2, false
+	}
+	return 0, true
+}
