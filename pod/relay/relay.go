@@ -243,4 +243,3 @@ func (n nonceStore) Remember(ctx context.Context, identity, nonce string, expire
 	}
 	return added == 0, nil
 }
-
