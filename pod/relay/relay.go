@@ -9,7 +9,7 @@
 // It owns its own SQLite database (pod/store with the relay's schema). The
 // public pages are pod/relay/public, the request signatures
 // pod/relay/ownerauth; this package wires them to the database and the
-// inbox. Outbound delivery is not here yet.
+// inbox, and delivers the outbox with retries.
 package relay
 
 import (
@@ -71,6 +71,9 @@ type Config struct {
 	Now     func() time.Time
 	// MaxInbox caps undelivered inbox items (0: 100,000).
 	MaxInbox int
+	// Outbound delivers the outbox (pod/httpclient); nil: the outbox
+	// accepts items but nothing is delivered (tests of the inbox alone).
+	Outbound Poster
 }
 
 // Relay is an open relay. Handler serves it.
@@ -80,6 +83,7 @@ type Relay struct {
 	dir     *datadir.Dir
 	db      *store.DB
 	inbox   *inboxWriter
+	deliver *deliverer
 	auth    *ownerauth.Verifier
 	handler http.Handler
 
@@ -137,6 +141,9 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	r.handler = r.routes(pub)
+	if cfg.Outbound != nil {
+		r.deliver = newDeliverer(r, cfg.Outbound)
+	}
 	log.Info("relay open", "domain", cfg.Domain, "data", dir.Path())
 	return r, nil
 }
@@ -149,6 +156,9 @@ func (r *Relay) DataDir() string { return r.dir.Path() }
 
 // Close stops the inbox writer and closes the database.
 func (r *Relay) Close() error {
+	if r.deliver != nil {
+		r.deliver.close()
+	}
 	if r.inbox != nil {
 		r.inbox.close()
 	}

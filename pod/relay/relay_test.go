@@ -50,6 +50,7 @@ func testKeys(t testing.TB) (*rsa.PrivateKey, *rsa.PrivateKey) {
 // through a client that trusts only the test CA.
 type rig struct {
 	t      testing.TB
+	now    func() time.Time // the clock owner requests are signed with
 	relay  *Relay
 	base   string
 	client *http.Client
@@ -102,11 +103,23 @@ func (g *rig) do(method, path string, body []byte, sign func(*http.Request, []by
 }
 
 func signer(t testing.TB, who string, k *rsa.PrivateKey) func(*http.Request, []byte) {
+	return signerAt(t, who, k, time.Now)
+}
+
+func signerAt(t testing.TB, who string, k *rsa.PrivateKey, now func() time.Time) func(*http.Request, []byte) {
 	return func(req *http.Request, body []byte) {
-		if err := ownerauth.Sign(req, body, who, k, time.Now()); err != nil {
+		if err := ownerauth.Sign(req, body, who, k, now()); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// sign signs as who with the rig's clock.
+func (g *rig) sign(who string, k *rsa.PrivateKey) func(*http.Request, []byte) {
+	if g.now == nil {
+		return signer(g.t, who, k)
+	}
+	return signerAt(g.t, who, k, g.now)
 }
 
 // enroll invites and enrolls username with key k.
@@ -118,14 +131,14 @@ func (g *rig) enroll(username, guid string, k *rsa.PrivateKey) {
 	}
 	body, _ := json.Marshal(EnrollRequest{Code: code, Username: username, GUID: guid,
 		PublicKey: string(keys.MarshalPublic(&k.PublicKey)), Profile: public.Profile{FullName: username, Searchable: true}})
-	if st, b := g.do("POST", OwnerPrefix+"/enroll", body, signer(g.t, username, k)); st != http.StatusCreated {
+	if st, b := g.do("POST", OwnerPrefix+"/enroll", body, g.sign(username, k)); st != http.StatusCreated {
 		g.t.Fatalf("enroll %s: %d %s", username, st, b)
 	}
 }
 
 func (g *rig) pull(who string, k *rsa.PrivateKey, query string) InboxPage {
 	g.t.Helper()
-	st, b := g.do("GET", OwnerPrefix+"/inbox"+query, nil, signer(g.t, who, k))
+	st, b := g.do("GET", OwnerPrefix+"/inbox"+query, nil, g.sign(who, k))
 	if st != 200 {
 		g.t.Fatalf("pull as %s: %d %s", who, st, b)
 	}
@@ -355,7 +368,7 @@ func TestDiscoveryServed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("webfinger: %v\n%s", err, b)
 	}
-	hc, err := url(wf.HCardURL)
+	hc, err := pathOn(wf.HCardURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,8 +394,8 @@ func TestDiscoveryServed(t *testing.T) {
 	}
 }
 
-// url returns the path of an absolute URL on the relay.
-func url(u string) (string, error) {
+// pathOn returns the path of an absolute URL on the relay.
+func pathOn(u string) (string, error) {
 	i := strings.Index(u, domain)
 	if i < 0 {
 		return "", fmt.Errorf("%q is not on %s", u, domain)

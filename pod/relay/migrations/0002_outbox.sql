@@ -1,0 +1,22 @@
+-- 0002: the outbox. Devices hand over envelopes they signed (and, for
+-- private audiences, encrypted per recipient); the relay delivers them with
+-- retries. (username, guid, recipient) is unique: several devices may hand
+-- the same item, and it is delivered once.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    username        TEXT NOT NULL REFERENCES identities(username) ON DELETE CASCADE,
+    guid            TEXT NOT NULL,
+    recipient       TEXT NOT NULL, -- the remote pod's receive URL
+    content_type    TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'default', -- 'contact' is retried longer, as diaspora does
+    state           TEXT NOT NULL DEFAULT 'queued', -- queued, retrying, delivered, failed
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (username, guid, recipient)
+) STRICT;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
