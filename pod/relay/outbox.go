@@ -210,6 +210,11 @@ type deliverer struct {
 }
 
 func newDeliverer(r *Relay, post Poster) *deliverer {
+	// Rows left 'sending' by a crash are sent again: the remote pod
+	// ignores a GUID it already has, so at-least-once is safe.
+	if _, err := r.db.W.Exec(`UPDATE outbox SET state = 'retrying' WHERE state = 'sending'`); err != nil {
+		r.log.Error("outbox: recover", "err", err)
+	}
 	d := &deliverer{r: r, post: post, rnd: rand.IntN, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		active: map[int64]bool{}, hosts: map[string]int{}, slots: make(chan struct{}, workers)}
 	d.wg.Add(1)
@@ -305,6 +310,12 @@ func (d *deliverer) dispatch() time.Time {
 		if busy {
 			continue
 		}
+		// Claim the row: the query above may have read it just before an
+		// earlier attempt recorded its outcome.
+		if !d.claim(j) {
+			d.release(j)
+			continue
+		}
 		d.wg.Add(1)
 		go d.attempt(j)
 	}
@@ -316,17 +327,34 @@ func (d *deliverer) dispatch() time.Time {
 	return time.Unix(next, 0)
 }
 
+// claim marks the row as being sent, if it is still as the query saw it.
+func (d *deliverer) claim(j job) bool {
+	res, err := d.r.db.W.Exec(`UPDATE outbox SET state = 'sending'
+		WHERE id = ? AND attempts = ? AND state IN ('queued', 'retrying')`, j.id, j.attempts)
+	if err != nil {
+		d.r.log.Error("outbox: claim", "id", j.id, "err", err)
+		return false
+	}
+	n, _ := res.RowsAffected()
+	return n == 1
+}
+
+// release gives back the slots dispatch took for j.
+func (d *deliverer) release(j job) {
+	d.mu.Lock()
+	delete(d.active, j.id)
+	d.hosts[j.host]--
+	if d.hosts[j.host] <= 0 {
+		delete(d.hosts, j.host)
+	}
+	d.mu.Unlock()
+	<-d.slots
+}
+
 func (d *deliverer) attempt(j job) {
 	defer d.wg.Done()
 	defer func() {
-		d.mu.Lock()
-		delete(d.active, j.id)
-		d.hosts[j.host]--
-		if d.hosts[j.host] <= 0 {
-			delete(d.hosts, j.host)
-		}
-		d.mu.Unlock()
-		<-d.slots
+		d.release(j)
 		select { // a slot is free: look again
 		case d.wake <- struct{}{}:
 		default:
@@ -345,7 +373,9 @@ func (d *deliverer) attempt(j job) {
 	select {
 	case <-d.stop:
 		if err != nil {
-			return // shutting down: the attempt does not count
+			// Shutting down: the attempt does not count.
+			_, _ = d.r.db.W.Exec(`UPDATE outbox SET state = 'retrying' WHERE id = ? AND state = 'sending'`, j.id)
+			return
 		}
 	default:
 	}

@@ -10,7 +10,7 @@ CREATE TABLE outbox (
     content_type    TEXT NOT NULL,
     body            BLOB NOT NULL,
     kind            TEXT NOT NULL DEFAULT 'default', -- 'contact' is retried longer, as diaspora does
-    state           TEXT NOT NULL DEFAULT 'queued', -- queued, retrying, delivered, failed
+    state           TEXT NOT NULL DEFAULT 'queued', -- queued, sending, retrying, delivered, failed
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_attempt_at INTEGER,
