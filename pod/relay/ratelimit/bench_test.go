@@ -9,11 +9,14 @@ import (
 
 // BenchmarkAllow measures Allow with the real clock.
 //
-// As of this package's first version (2026), on the project's 2-core
-// container: see the numbers recorded in the report; all cases run at 0
-// allocs/op. Budget: under 1 µs/op and 0 allocs/op for every case, which
-// leaves well over 10x headroom over the measurement and is far below the
-// cost of the TLS handshake and request parsing in front of it.
+// As of this package's first version (Go 1.26, 2-core 2.5 GHz Xeon
+// container, noisy): one key ~160-180 ns/op (about a third of it time.Now),
+// 64k keys in the table ~400-430 ns/op, 64k keys churning a 1k table
+// ~260-360 ns/op; parallel variants ~180-550 ns/op; 0 allocs/op in every
+// case (evicted entries are reused). Budget: under 5 µs/op and 0 allocs/op
+// in steady state, ~10x headroom; either way it is small beside the TLS and
+// HTTP parsing in front of it. If the single mutex ever shows up in
+// profiles, shard the table by key hash.
 func BenchmarkAllow(b *testing.B) {
 	keys := make([]netip.Prefix, 1<<16)
 	for i := range keys {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-		"sync"
+	"sync"
 	"testing"
 	"time"
 )
@@ -355,7 +355,6 @@ func TestNewPanics(t *testing.T) {
 		})
 	}
 }
-
 
 // TestConcurrentAllow runs Allow from many goroutines (meaningful under
 // -race) and checks that no more than Burst requests on one key are admitted

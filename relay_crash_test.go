@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"seedpod/pod/diaspora/envelope"
+	"seedpod/pod/diaspora/keys"
+	"seedpod/pod/podtest"
+	"seedpod/pod/relay"
+	"seedpod/pod/relay/ownerauth"
+)
+
+// relayProc is a `seedpod relay` process on a fixed data dir.
+type relayProc struct {
+	cmd  *exec.Cmd
+	port string
+}
+
+func startRelay(t *testing.T, data, cert, key string) *relayProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
+		"--data", data, "--tls-cert", cert, "--tls-key", key)
+	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	re := regexp.MustCompile(`listening on https://127\.0\.0\.1:(\d+)/`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stdout)
+			return &relayProc{cmd: cmd, port: m[1]}
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("relay did not start: %s", stderr.String())
+	return nil
+}
+
+func (p *relayProc) kill() {
+	p.cmd.Process.Kill() // SIGKILL: no shutdown, no checkpoint
+	p.cmd.Wait()
+}
+
+// Crash safety of the inbox: deliveries race against kill -9 of the relay;
+// every envelope that got a 202 is in the inbox after the restarts.
+func TestRelayInboxSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 soak: skipped in -short")
+	}
+	const deliveries = 1000
+	ca, err := podtest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key, err := ca.WriteLeaf(dir, "relay.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	client := ca.Client(10 * time.Second)
+
+	// One enrolled identity, to read the inbox back at the end.
+	inv := exec.Command(os.Args[0], "relay", "invite", "alice", "--data", data)
+	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	code, err := inv.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idKey, err := keys.Generate(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startRelay(t, data, cert, key)
+	enroll, _ := json.Marshal(relay.EnrollRequest{Code: string(bytes.TrimSpace(code)), Username: "alice",
+		GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", PublicKey: string(keys.MarshalPublic(&idKey.PublicKey))})
+	req, _ := http.NewRequest("POST", "https://relay.example:"+p.port+relay.OwnerPrefix+"/enroll", bytes.NewReader(enroll))
+	ownerauth.Sign(req, enroll, "alice", idKey, time.Now())
+	resp, err := client.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("enroll: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	// Unique, well-formed envelopes from a remote author.
+	remote, err := keys.Generate(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := make([][]byte, deliveries)
+	for i := range envs {
+		payload := fmt.Sprintf("<status_message>\n  <author>bob@pod-b.example</author>\n  <guid>%032x</guid>\n  <created_at>2026-11-26T10:00:00Z</created_at>\n  <public>true</public>\n  <text>post %d</text>\n</status_message>", i+1, i)
+		if envs[i], err = envelope.Sign([]byte(payload), "bob@pod-b.example", remote); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var (
+		mu       sync.Mutex
+		accepted = map[int]bool{}
+		port     = p.port
+	)
+	currentPort := func() string { mu.Lock(); defer mu.Unlock(); return port }
+	next := make(chan int, deliveries)
+	for i := range deliveries {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				for try := 0; try < 50; try++ { // a sender retries until it gets its 202
+					resp, err := client.Post("https://relay.example:"+currentPort()+"/receive/public",
+						"application/magic-envelope+xml", bytes.NewReader(envs[i]))
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusAccepted {
+							mu.Lock()
+							accepted[i] = true
+							mu.Unlock()
+							break
+						}
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	// Kill -9 the relay at random moments while the deliveries run.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	kills := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(time.Duration(100+rand.IntN(400)) * time.Millisecond):
+			if kills < 5 {
+				p.kill()
+				kills++
+				p = startRelay(t, data, cert, key)
+				mu.Lock()
+				port = p.port
+				mu.Unlock()
+			}
+		}
+	}
+	if len(accepted) != deliveries {
+		t.Fatalf("only %d of %d deliveries ever got a 202", len(accepted), deliveries)
+	}
+	p.kill()
+	p = startRelay(t, data, cert, key)
+	defer p.kill()
+
+	// Read the whole inbox back as alice.
+	seen := map[string]bool{}
+	after := int64(0)
+	for {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://relay.example:%s%s/inbox?limit=100&after=%d", p.port, relay.OwnerPrefix, after), nil)
+		ownerauth.Sign(req, nil, "alice", idKey, time.Now())
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page relay.InboxPage
+		json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if len(page.Items) == 0 {
+			break
+		}
+		for _, it := range page.Items {
+			seen[string(it.Body)] = true
+		}
+		after = page.Cursor
+	}
+	missing := 0
+	for i := range deliveries {
+		if accepted[i] && !seen[string(envs[i])] {
+			missing++
+		}
+	}
+	t.Logf("%d deliveries, %d kill -9s, %d distinct envelopes in the inbox", deliveries, kills, len(seen))
+	if missing > 0 {
+		t.Fatalf("%d envelopes got a 202 but are not in the inbox", missing)
+	}
+}
