@@ -32,7 +32,7 @@ type relayProc struct {
 func startRelay(t *testing.T, data, cert, key string) *relayProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
-		"--data", data, "--tls-cert", cert, "--tls-key", key)
+		"--data", data, "--tls-cert", cert, "--tls-key", key, "--rate", "0")
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"seedpod/pod/relay"
+	"seedpod/pod/relay/ratelimit"
 )
 
 const relayUsage = `Usage:
   seedpod relay --domain D --tls-cert FILE --tls-key FILE [--listen ADDR] [--data DIR]
+                [--rate 50] [--burst 200]
                                    serve the relay for identities @D (default --listen :443)
   seedpod relay invite USERNAME [--data DIR] [--ttl 72h]
                                    print a one-time enrollment code for USERNAME@D
@@ -34,8 +36,14 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	data := fs.String("data", "", "data directory (default $XDG_DATA_HOME/seedpod-relay)")
 	certFile := fs.String("tls-cert", "", "TLS certificate chain (PEM)")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	rate := fs.Float64("rate", relay.DefaultRateLimit.Rate, "requests per second per client address (IPv6 per /64); 0 turns limiting off")
+	burst := fs.Int("burst", relay.DefaultRateLimit.Burst, "requests a client may burst above --rate")
 	if code, ok := parseRelayFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	if *rate < 0 || *burst < 1 {
+		fmt.Fprintf(stderr, "seedpod relay: --rate must be ≥ 0 and --burst ≥ 1\n\n%s", relayUsage)
+		return 2
 	}
 	if *domain == "" || *certFile == "" || *keyFile == "" {
 		fmt.Fprintf(stderr, "seedpod relay: --domain, --tls-cert and --tls-key are required\n\n%s", relayUsage)
@@ -49,7 +57,8 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log})
+	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log,
+		RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
 		return 1

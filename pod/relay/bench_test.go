@@ -21,7 +21,7 @@ import (
 func BenchmarkReceivePublic(b *testing.B) {
 	for _, senders := range []int{1, 64} {
 		b.Run(map[int]string{1: "1_sender", 64: "64_senders"}[senders], func(b *testing.B) {
-			r, err := Open(context.Background(), Config{Domain: domain, DataDir: filepath.Join(b.TempDir(), "relay"), MaxInbox: 10_000_000})
+			r, err := Open(context.Background(), Config{Domain: domain, DataDir: filepath.Join(b.TempDir(), "relay"), MaxInbox: 10_000_000, NoRateLimit: true})
 			if err != nil {
 				b.Fatal(err)
 			}

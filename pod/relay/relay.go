@@ -31,6 +31,7 @@ import (
 	"seedpod/pod/datadir"
 	"seedpod/pod/relay/ownerauth"
 	"seedpod/pod/relay/public"
+	"seedpod/pod/relay/ratelimit"
 	"seedpod/pod/store"
 )
 
@@ -74,7 +75,16 @@ type Config struct {
 	// Outbound delivers the outbox (pod/httpclient); nil: the outbox
 	// accepts items but nothing is delivered (tests of the inbox alone).
 	Outbound Poster
+	// RateLimit limits requests per client address (IPv6 per /64); the
+	// zero value means DefaultRateLimit. NoRateLimit turns it off (load
+	// tests from one address).
+	RateLimit   ratelimit.Options
+	NoRateLimit bool
 }
+
+// DefaultRateLimit lets a busy remote pod deliver in bursts (diaspora sends
+// with up to 20 concurrent requests) and keeps one address from flooding.
+var DefaultRateLimit = ratelimit.Options{Rate: 50, Burst: 200}
 
 // Relay is an open relay. Handler serves it.
 type Relay struct {
@@ -141,6 +151,16 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	r.handler = r.routes(pub)
+	if !cfg.NoRateLimit {
+		rl := cfg.RateLimit
+		if rl.Rate == 0 {
+			rl = DefaultRateLimit
+		}
+		if rl.Now == nil {
+			rl.Now = cfg.Now
+		}
+		r.handler = ratelimit.New(rl).Middleware(r.handler)
+	}
 	if cfg.Outbound != nil {
 		r.deliver = newDeliverer(r, cfg.Outbound)
 	}

@@ -23,6 +23,7 @@ import (
 	"seedpod/pod/podtest"
 	"seedpod/pod/relay/ownerauth"
 	"seedpod/pod/relay/public"
+	"seedpod/pod/relay/ratelimit"
 )
 
 const domain = "relay.example"
@@ -405,4 +406,32 @@ func pathOn(u string) (string, error) {
 		return rest[j:], nil
 	}
 	return "/", nil
+}
+
+// One address over its limit gets 429 with Retry-After; the limit is per
+// address, so the relay keeps answering others.
+func TestRateLimited(t *testing.T) {
+	r, err := Open(context.Background(), Config{Domain: domain, DataDir: filepath.Join(t.TempDir(), "relay"),
+		RateLimit: ratelimit.Options{Rate: 1, Burst: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+	codes := []int{}
+	for range 5 {
+		resp, err := http.Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if fmt.Sprint(codes) != "[200 200 200 429 429]" {
+		t.Fatalf("statuses %v, want three 200s then 429s", codes)
+	}
 }
