@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"seedpod/pod/httpclient"
 	"seedpod/pod/relay"
 	"seedpod/pod/relay/ratelimit"
 )
@@ -57,8 +58,12 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Deliveries go out through the one hardened client: private and
+	// reserved addresses are refused when the socket opens, and diaspora
+	// deliveries never follow redirects.
+	out := httpclient.New(httpclient.Options{Version: versionString(), NoRedirects: true})
 	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log,
-		RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0})
+		Outbound: out, RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
 		return 1

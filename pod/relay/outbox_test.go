@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"seedpod/pod/httpclient"
 	"seedpod/pod/podtest"
 )
 
@@ -70,23 +71,14 @@ func (p *remotePod) deliveries(body string) int {
 	return p.got[body]
 }
 
-// testPoster delivers through a client that trusts the test CA and dials
-// only loopback (pod/httpclient does the real job in the binary).
-type testPoster struct{ c *http.Client }
-
-func (p testPoster) PostBody(ctx context.Context, url, ctype string, body []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Content-Type", ctype)
-	resp, err := p.c.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, resp.Header, b, nil
+// outbound is the real outbound client (pod/httpclient), allowed to reach
+// loopback and trusting the test CA; every *.example name resolves to
+// 127.0.0.1.
+func outbound(ca *podtest.CA) Poster {
+	return httpclient.New(httpclient.Options{AllowLoopback: true, RootCAs: ca.Pool(), NoRedirects: true,
+		Lookup: func(context.Context, string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		}})
 }
 
 // clock is a settable test clock.
@@ -111,7 +103,7 @@ func newOutboxRig(t *testing.T, clk *clock) (*rig, *podtest.CA) {
 	certPEM, keyPEM, _ := ca.Leaf(domain)
 	cert, _ := tls.X509KeyPair(certPEM, keyPEM)
 	data := filepath.Join(t.TempDir(), "relay")
-	cfg := Config{Domain: domain, DataDir: data, Outbound: testPoster{ca.Client(10 * time.Second)}}
+	cfg := Config{Domain: domain, DataDir: data, Outbound: outbound(ca)}
 	if clk != nil {
 		cfg.Now = clk.Now
 	}
