@@ -44,6 +44,8 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("GET "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.me))
 	mux.Handle("POST "+OwnerPrefix+"/outbox", r.auth.Middleware(maxOutboxBody, r.handOver))
 	mux.Handle("GET "+OwnerPrefix+"/outbox/status", r.auth.Middleware(maxOwnerBody, r.outboxStatus))
+	r.publishedRoutes(mux)
+	r.mediaRoutes(mux)
 	mux.Handle("/", pub)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
