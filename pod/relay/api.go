@@ -42,6 +42,8 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("GET "+OwnerPrefix+"/inbox", r.auth.Middleware(maxOwnerBody, r.pullInbox))
 	mux.Handle("POST "+OwnerPrefix+"/inbox/ack", r.auth.Middleware(maxOwnerBody, r.ackInbox))
 	mux.Handle("GET "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.me))
+	mux.Handle("DELETE "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.deleteAccount))
+	mux.Handle("PUT "+OwnerPrefix+"/profile", r.auth.Middleware(maxOwnerBody, r.updateProfile))
 	mux.Handle("POST "+OwnerPrefix+"/outbox", r.auth.Middleware(maxOutboxBody, r.handOver))
 	mux.Handle("GET "+OwnerPrefix+"/outbox/status", r.auth.Middleware(maxOwnerBody, r.outboxStatus))
 	r.publishedRoutes(mux)

@@ -204,7 +204,7 @@ func (r *Relay) changed() <-chan struct{} {
 // `seedpod relay invite` works while the relay serves.
 func Invite(ctx context.Context, dataDir, username string, ttl time.Duration, now time.Time) (string, error) {
 	if !validUsername(username) {
-		return "", fmt.Errorf("invite: username %q: use 1–32 lowercase letters, digits, '_', '-' or '.'", username)
+		return "", fmt.Errorf("invite: username %q: use 1–32 lowercase letters, digits, '_', '-' or '.', starting and ending with a letter or digit", username)
 	}
 	if dataDir == "" {
 		d, err := DefaultDataDir()
@@ -240,8 +240,11 @@ func Invite(ctx context.Context, dataDir, username string, ttl time.Duration, no
 	return code, nil
 }
 
+// validUsername: 1–32 of [a-z0-9_.-], starting and ending with a letter or
+// digit — usernames name directories (media/<username>), so "." and ".."
+// must be impossible.
 func validUsername(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
+	if len(s) == 0 || len(s) > 32 || !alnum(s[0]) || !alnum(s[len(s)-1]) {
 		return false
 	}
 	for _, c := range s {
@@ -251,6 +254,8 @@ func validUsername(s string) bool {
 	}
 	return true
 }
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 // nonceStore is ownerauth.NonceStore on the relay database.
 type nonceStore struct {

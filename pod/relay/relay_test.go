@@ -270,8 +270,10 @@ func TestEnrollmentRules(t *testing.T) {
 	if _, err := Invite(context.Background(), g.data, "alice", time.Hour, time.Now()); err == nil {
 		t.Error("invite for an enrolled username succeeded")
 	}
-	if _, err := Invite(context.Background(), g.data, "Bad Name", time.Hour, time.Now()); err == nil {
-		t.Error("invite for an invalid username succeeded")
+	for _, bad := range []string{"Bad Name", "..", ".", "-x", "x.", "a/b", strings.Repeat("a", 33), ""} {
+		if _, err := Invite(context.Background(), g.data, bad, time.Hour, time.Now()); err == nil {
+			t.Errorf("invite for the invalid username %q succeeded", bad)
+		}
 	}
 	expired, _ := Invite(context.Background(), g.data, "bob", time.Second, time.Now().Add(-time.Hour))
 	if st, _ := g.do("POST", OwnerPrefix+"/enroll", req(expired, "bob", guidB, kb), signer(t, "bob", kb)); st != 403 {

@@ -1,0 +1,52 @@
+package relay
+
+import (
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"os"
+
+	"seedpod/pod/relay/public"
+)
+
+// updateProfile replaces the identity's public profile (what hCard, the
+// profile page and WebFinger show). The device sends the whole profile.
+func (r *Relay) updateProfile(w http.ResponseWriter, req *http.Request, who string, body []byte) {
+	var p public.Profile
+	if err := json.Unmarshal(body, &p); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad_request", "profile JSON: "+err.Error())
+		return
+	}
+	if len(p.FullName) > 70 || len(p.FirstName) > 32 || len(p.LastName) > 32 || len(p.Bio) > 65535 {
+		jsonError(w, http.StatusUnprocessableEntity, "invalid", "a name or the bio is too long")
+		return
+	}
+	b, _ := json.Marshal(p)
+	if _, err := r.db.W.ExecContext(req.Context(), "UPDATE identities SET profile = ? WHERE username = ?", string(b), who); err != nil {
+		r.log.Error("profile", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "could not store the profile")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// deleteAccount removes the identity and everything the relay holds for it:
+// its inbox, outbox, published entities and media. The username becomes
+// free for a new invite; nothing of the old identity remains here.
+func (r *Relay) deleteAccount(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
+	err := withTx(req.Context(), r.db, func(tx *sql.Tx) error {
+		// Rows that name the identity cascade (inbox, outbox, …).
+		_, err := tx.ExecContext(req.Context(), "DELETE FROM identities WHERE username = ?", who)
+		return err
+	})
+	if err != nil {
+		r.log.Error("delete account", "username", who, "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "could not delete the account")
+		return
+	}
+	if err := os.RemoveAll(r.dir.Join("media", who)); err != nil {
+		r.log.Error("delete account: media", "username", who, "err", err)
+	}
+	r.log.Info("account deleted", "username", who)
+	w.WriteHeader(http.StatusNoContent)
+}
