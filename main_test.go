@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -54,7 +55,9 @@ func TestModes(t *testing.T) {
 		{"private listen", []string{"serve", "--listen", "192.168.1.2:7474"}, 2, "", "loopback only", true},
 		{"listen without port", []string{"serve", "--listen", "127.0.0.1"}, 2, "", "--listen", true},
 		{"proto help", []string{"proto", "help"}, 0, "verify-public", "", false},
-		{"relay without domain", []string{"relay"}, 2, "", "--domain, --tls-cert and --tls-key are required", true},
+		{"relay without domain", []string{"relay"}, 2, "", "--domain and either --acme or both --tls-cert and --tls-key", true},
+		{"relay with both acme and files", []string{"relay", "--domain", "r.example", "--acme", "--tls-cert", "c", "--tls-key", "k"}, 2, "", "either --acme", true},
+		{"relay with only a certificate", []string{"relay", "--domain", "r.example", "--tls-cert", "c"}, 2, "", "either --acme", true},
 		{"relay with a missing certificate", []string{"relay", "--domain", "r.example", "--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"}, 2, "", "TLS certificate", true},
 		{"relay invite without username", []string{"relay", "invite"}, 2, "", "which username", true},
 		{"relay invite with a bad username", []string{"relay", "invite", "Not Valid", "--data", "/nonexistent-seedpod-test"}, 1, "", "username", true},
@@ -355,4 +358,35 @@ func TestRelayProcess(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("relay did not stop within 15 s of SIGTERM")
 	}
+}
+
+// With --acme the relay obtains certificates only for its own domain: a TLS
+// handshake for any other name is refused before any ACME traffic (this
+// test never lets a handshake for the domain itself happen, so nothing
+// leaves the machine).
+func TestRelayACMERefusesOtherHosts(t *testing.T) {
+	data := t.TempDir()
+	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--acme", "--listen", "127.0.0.1:0", "--data", data)
+	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var addr string
+	for addr == "" && sc.Scan() {
+		if m := regexp.MustCompile(`listening on https://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("relay with --acme did not start")
+	}
+	conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "other.example"})
+	if err == nil {
+		conn.Close()
+		t.Fatal("a TLS handshake for another host succeeded")
+	}
+	t.Logf("handshake for other.example refused: %v", err)
 }

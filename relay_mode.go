@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/acme/autocert"
 
 	"seedpod/pod/httpclient"
 	"seedpod/pod/relay"
@@ -20,7 +23,7 @@ import (
 )
 
 const relayUsage = `Usage:
-  seedpod relay --domain D --tls-cert FILE --tls-key FILE [--listen ADDR] [--data DIR]
+  seedpod relay --domain D (--tls-cert FILE --tls-key FILE | --acme) [--listen ADDR] [--data DIR]
                 [--rate 50] [--burst 200]
                                    serve the relay for identities @D (default --listen :443)
   seedpod relay invite USERNAME [--data DIR] [--ttl 72h]
@@ -37,6 +40,7 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	data := fs.String("data", "", "data directory (default $XDG_DATA_HOME/seedpod-relay)")
 	certFile := fs.String("tls-cert", "", "TLS certificate chain (PEM)")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	useACME := fs.Bool("acme", false, "obtain and renew the certificate for --domain automatically (ACME, TLS-ALPN-01 on the listen port)")
 	rate := fs.Float64("rate", relay.DefaultRateLimit.Rate, "requests per second per client address (IPv6 per /64); 0 turns limiting off")
 	burst := fs.Int("burst", relay.DefaultRateLimit.Burst, "requests a client may burst above --rate")
 	if code, ok := parseRelayFlags(fs, args, stdout, stderr); !ok {
@@ -46,14 +50,18 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "seedpod relay: --rate must be ≥ 0 and --burst ≥ 1\n\n%s", relayUsage)
 		return 2
 	}
-	if *domain == "" || *certFile == "" || *keyFile == "" {
-		fmt.Fprintf(stderr, "seedpod relay: --domain, --tls-cert and --tls-key are required\n\n%s", relayUsage)
+	if *domain == "" || (*useACME == (*certFile != "" || *keyFile != "")) || (!*useACME && (*certFile == "" || *keyFile == "")) {
+		fmt.Fprintf(stderr, "seedpod relay: --domain and either --acme or both --tls-cert and --tls-key are required\n\n%s", relayUsage)
 		return 2
 	}
-	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "seedpod relay: TLS certificate: %v\n", err)
-		return 2
+	var tlsConfig *tls.Config
+	if !*useACME {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "seedpod relay: TLS certificate: %v\n", err)
+			return 2
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +77,22 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 	defer r.Close()
+	if *useACME {
+		// Certificates for --domain only, kept in the data directory. The
+		// ACME client talks to the CA itself (a fixed, trusted endpoint),
+		// not through pod/httpclient.
+		host, _, err := net.SplitHostPort(*domain)
+		if err != nil {
+			host = *domain
+		}
+		m := &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			HostPolicy: autocert.HostWhitelist(host),
+			Cache:      autocert.DirCache(filepath.Join(r.DataDir(), "acme")),
+		}
+		tlsConfig = m.TLSConfig()
+		tlsConfig.MinVersion = tls.VersionTLS12
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod relay: listen on %s: %v\n", *listen, err)
@@ -76,7 +100,7 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	}
 	srv := &http.Server{
 		Handler:           r.Handler(),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      90 * time.Second, // long polls wait 30 s at most
