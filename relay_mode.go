@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +45,11 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	useACME := fs.Bool("acme", false, "obtain and renew the certificate for --domain automatically (ACME, TLS-ALPN-01 on the listen port)")
 	rate := fs.Float64("rate", relay.DefaultRateLimit.Rate, "requests per second per client address (IPv6 per /64); 0 turns limiting off")
 	burst := fs.Int("burst", relay.DefaultRateLimit.Burst, "requests a client may burst above --rate")
+	// Test-only: deliver to loopback (every name resolves to 127.0.0.1)
+	// and trust a test CA. Never for production: it turns the SSRF guard
+	// off for loopback.
+	testLoopback := fs.Bool("test-outbound-loopback", false, "")
+	testCA := fs.String("test-outbound-ca", "", "")
 	if code, ok := parseRelayFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -69,7 +76,27 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	// Deliveries go out through the one hardened client: private and
 	// reserved addresses are refused when the socket opens, and diaspora
 	// deliveries never follow redirects.
-	out := httpclient.New(httpclient.Options{Version: versionString(), NoRedirects: true})
+	outOpts := httpclient.Options{Version: versionString(), NoRedirects: true}
+	if *testLoopback {
+		log.Warn("TEST MODE: outbound deliveries go to loopback")
+		outOpts.AllowLoopback = true
+		outOpts.Lookup = func(context.Context, string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		}
+	}
+	if *testCA != "" {
+		pemBytes, err := os.ReadFile(*testCA)
+		if err != nil {
+			fmt.Fprintf(stderr, "seedpod relay: --test-outbound-ca: %v\n", err)
+			return 2
+		}
+		outOpts.RootCAs = x509.NewCertPool()
+		if !outOpts.RootCAs.AppendCertsFromPEM(pemBytes) {
+			fmt.Fprintln(stderr, "seedpod relay: --test-outbound-ca: no certificate in the file")
+			return 2
+		}
+	}
+	out := httpclient.New(outOpts)
 	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log,
 		Outbound: out, RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0})
 	if err != nil {
