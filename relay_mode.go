@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -125,16 +124,7 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "seedpod relay: listen on %s: %v\n", *listen, err)
 		return 1
 	}
-	srv := &http.Server{
-		Handler:           r.Handler(),
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      90 * time.Second, // long polls wait 30 s at most
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := r.HTTPServer(tlsConfig, relay.Timeouts{})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	fmt.Fprintf(stdout, "Seedpod relay %s for @%s listening on https://%s/\n", versionString(), *domain, ln.Addr())

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,8 @@ func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, bo
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			jsonError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			jsonError(w, http.StatusRequestTimeout, "timeout", "the body took too long to arrive")
 		} else {
 			jsonError(w, http.StatusBadRequest, "bad_body", "could not read the body")
 		}
