@@ -80,6 +80,9 @@ type Config struct {
 	// tests from one address).
 	RateLimit   ratelimit.Options
 	NoRateLimit bool
+	// MediaQuota is the bytes of media one identity may store (0:
+	// DefaultMediaQuota).
+	MediaQuota int64
 }
 
 // DefaultRateLimit lets a busy remote pod deliver in bursts (diaspora sends
@@ -99,6 +102,8 @@ type Relay struct {
 
 	mu      sync.Mutex
 	waiters chan struct{} // closed and replaced on every inbox commit
+
+	mediaLocks [32]sync.Mutex
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/seedpod-relay.
@@ -121,6 +126,9 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 	}
 	if cfg.MaxInbox <= 0 {
 		cfg.MaxInbox = defaultMaxInbox
+	}
+	if cfg.MediaQuota <= 0 {
+		cfg.MediaQuota = DefaultMediaQuota
 	}
 	log := cfg.Logger
 	if log == nil {
