@@ -341,8 +341,6 @@ func TestMediaTraversal(t *testing.T) {
 }
 
 func TestMediaQuota(t *testing.T) {
-	// Not parallel: it lowers the package-level quota.
-
 	g := newRig(t)
 	ka, kb := testKeys(t)
 	g.enroll("alice", guidA, ka)
