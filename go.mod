@@ -3,6 +3,7 @@ module seedpod
 go 1.26.0
 
 require (
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/wailsapp/wails/v2 v2.9.2
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.62.0

@@ -342,6 +342,14 @@ func TestRelayProcess(t *testing.T) {
 	if err := json.Unmarshal(b, &page); st != 200 || err != nil || len(page.Items) != 1 || !bytes.Equal(page.Items[0].Body, env) {
 		t.Fatalf("pull: %d %s", st, b)
 	}
+	ack, _ := json.Marshal(relay.AckRequest{UpTo: page.Cursor})
+	if st, b := send("POST", relay.OwnerPrefix+"/inbox/ack", ack, true); st != 200 {
+		t.Fatalf("ack: %d %s", st, b)
+	}
+	st, b = send("GET", relay.OwnerPrefix+"/inbox", nil, true)
+	if err := json.Unmarshal(b, &page); st != 200 || err != nil || len(page.Items) != 0 {
+		t.Fatalf("pull after ack: %d %s", st, b)
+	}
 	st, b = send("GET", "/.well-known/webfinger?resource=acct:alice@relay.example", nil, false)
 	if _, err := discovery.ParseJRD(b, "alice@relay.example"); st != 200 || err != nil {
 		t.Fatalf("webfinger: %d %v", st, err)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"seedpod/pod/diaspora/discovery"
 	"seedpod/pod/diaspora/keys"
 	"seedpod/pod/internal/vectors"
@@ -391,6 +393,15 @@ func TestDiscoveryServed(t *testing.T) {
 		if st != 200 || err != nil || ni.Usage.Users.Total == nil || *ni.Usage.Users.Total != 1 {
 			t.Fatalf("nodeinfo %s: %d %v %s", v, st, err, b)
 		}
+		if err := validateSchema(t, "upstream_other/nodeinfo_schemas/"+v+".json", b); err != nil {
+			t.Fatalf("nodeinfo %s: %v\n%s", v, err, b)
+		}
+		// The validator does refuse: the same document with an unknown
+		// protocol fails.
+		bad := bytes.Replace(b, []byte(`"diaspora"`), []byte(`"carrier-pigeon"`), 1)
+		if err := validateSchema(t, "upstream_other/nodeinfo_schemas/"+v+".json", bad); err == nil {
+			t.Fatalf("nodeinfo %s with protocol carrier-pigeon validated", v)
+		}
 	}
 	if st, _ := g.do("GET", "/.well-known/webfinger?resource=acct:bob@"+domain, nil, nil); st != 404 {
 		t.Errorf("webfinger for nobody: %d", st)
@@ -436,4 +447,28 @@ func TestRateLimited(t *testing.T) {
 	if fmt.Sprint(codes) != "[200 200 200 429 429]" {
 		t.Fatalf("statuses %v, want three 200s then 429s", codes)
 	}
+}
+
+// validateSchema checks doc against a JSON schema among the vectors (the
+// schemas diaspora itself validates NodeInfo against). The validator works
+// offline: the draft meta-schemas are built in and nothing is fetched.
+func validateSchema(t *testing.T, schemaFile string, doc []byte) error {
+	t.Helper()
+	sch, err := jsonschema.UnmarshalJSON(bytes.NewReader(vectors.Read(t, schemaFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("file:///schema.json", sch); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("file:///schema.json")
+	if err != nil {
+		t.Fatalf("compile %s: %v", schemaFile, err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Validate(v)
 }
