@@ -18,10 +18,7 @@ import (
 	"time"
 
 	"seedpod/pod/diaspora/discovery"
-	"seedpod/pod/diaspora/keys"
-	"seedpod/pod/podtest"
 	"seedpod/pod/relay"
-	"seedpod/pod/relay/ownerauth"
 )
 
 // With SEEDPOD_TEST_MAIN=1 the test binary is the seedpod binary, so the
@@ -264,72 +261,18 @@ func TestProtoProcess(t *testing.T) {
 // invite made by a second process while it runs, enrollment, a delivery
 // from a remote pod, a pull, discovery, and a clean stop.
 func TestRelayProcess(t *testing.T) {
-	ca, err := podtest.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile, err := ca.WriteLeaf(dir, "relay.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
-		"--data", data, "--tls-cert", certFile, "--tls-key", keyFile)
-	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	port := ""
-	for port == "" && sc.Scan() {
-		if m := regexp.MustCompile(`listening on https://127\.0\.0\.1:(\d+)/`).FindStringSubmatch(sc.Text()); m != nil {
-			port = m[1]
-		}
-	}
-	if port == "" {
-		t.Fatalf("relay printed no address; stderr:\n%s", stderr.String())
-	}
-	base := "https://relay.example:" + port
-	client := ca.Client(10 * time.Second)
-
-	// The invite comes from a second process while the relay runs.
-	inv := exec.Command(os.Args[0], "relay", "invite", "alice", "--data", data)
-	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
-	out, err := inv.Output()
-	if err != nil {
-		t.Fatalf("relay invite: %v %s", err, out)
-	}
-	code := strings.TrimSpace(string(out))
-
-	key, err := keys.Generate(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(relay.EnrollRequest{Code: code, Username: "alice", GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
-		PublicKey: string(keys.MarshalPublic(&key.PublicKey))})
+	f := newRelayFixture(t)
+	p := f.start() // production defaults: rate limiting on
+	defer p.kill()
 	send := func(method, path string, body []byte, signed bool) (int, []byte) {
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(body))
-		if signed {
-			if err := ownerauth.Sign(req, body, "alice", key, time.Now()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		resp, err := client.Do(req)
+		st, b, err := f.send(p.port, method, path, body, signed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return st, b
 	}
-	if st, b := send("POST", relay.OwnerPrefix+"/enroll", body, true); st != 201 {
-		t.Fatalf("enroll: %d %s", st, b)
-	}
+	// The invite comes from a second process while the relay runs.
+	f.enroll(p.port)
 	env, err := os.ReadFile(filepath.Join("..", "shared", "vectors", "generated", "envelopes", "public_status_message.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -355,13 +298,13 @@ func TestRelayProcess(t *testing.T) {
 		t.Fatalf("webfinger: %d %v", st, err)
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("relay after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+			t.Errorf("relay after SIGTERM: %v", err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("relay did not stop within 15 s of SIGTERM")

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/rsa"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -32,10 +33,89 @@ type relayProc struct {
 	port string
 }
 
-func startRelay(t *testing.T, data, cert, key string) *relayProc {
+// relayFixture is what the relay process tests share: a test CA, the
+// relay's certificate and data directory, a client that trusts only the CA,
+// and alice's identity key.
+type relayFixture struct {
+	t                       *testing.T
+	ca                      *podtest.CA
+	cert, key, caFile, data string
+	client                  *http.Client
+	alice                   *rsa.PrivateKey
+}
+
+func newRelayFixture(t *testing.T) *relayFixture {
 	t.Helper()
-	return startRelayArgs(t, "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
-		"--data", data, "--tls-cert", cert, "--tls-key", key, "--rate", "0")
+	ca, err := podtest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key, err := ca.WriteLeaf(dir, "relay.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := keys.Generate(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &relayFixture{t: t, ca: ca, cert: cert, key: key, caFile: caFile, data: filepath.Join(dir, "data"),
+		client: ca.Client(10 * time.Second), alice: alice}
+}
+
+// start runs `seedpod relay` for relay.example on a free loopback port.
+func (f *relayFixture) start(extra ...string) *relayProc {
+	f.t.Helper()
+	args := append([]string{"relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
+		"--data", f.data, "--tls-cert", f.cert, "--tls-key", f.key}, extra...)
+	return startRelayArgs(f.t, args...)
+}
+
+// invite makes an enrollment code with a second process, as an operator
+// would while the relay runs.
+func (f *relayFixture) invite(user string) string {
+	f.t.Helper()
+	inv := exec.Command(os.Args[0], "relay", "invite", user, "--data", f.data)
+	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
+	out, err := inv.Output()
+	if err != nil {
+		f.t.Fatalf("relay invite: %v %s", err, out)
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+// send makes one request to the relay on port, signed as alice if asked.
+func (f *relayFixture) send(port, method, path string, body []byte, signed bool) (int, []byte, error) {
+	req, err := http.NewRequest(method, "https://relay.example:"+port+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if signed {
+		if err := ownerauth.Sign(req, body, "alice", f.alice, time.Now()); err != nil {
+			return 0, nil, err
+		}
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// enroll invites and enrolls alice on the relay running on port.
+func (f *relayFixture) enroll(port string) {
+	f.t.Helper()
+	body, _ := json.Marshal(relay.EnrollRequest{Code: f.invite("alice"), Username: "alice",
+		GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", PublicKey: string(keys.MarshalPublic(&f.alice.PublicKey))})
+	if st, b, err := f.send(port, "POST", relay.OwnerPrefix+"/enroll", body, true); st != http.StatusCreated {
+		f.t.Fatalf("enroll: %d %s %v", st, b, err)
+	}
 }
 
 func (p *relayProc) kill() {
@@ -50,39 +130,11 @@ func TestRelayInboxSurvivesKill9(t *testing.T) {
 		t.Skip("kill -9 soak: skipped in -short")
 	}
 	const deliveries = 1000
-	ca, err := podtest.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key, err := ca.WriteLeaf(dir, "relay.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	client := ca.Client(10 * time.Second)
-
+	f := newRelayFixture(t)
+	client := f.client
 	// One enrolled identity, to read the inbox back at the end.
-	inv := exec.Command(os.Args[0], "relay", "invite", "alice", "--data", data)
-	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
-	code, err := inv.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idKey, err := keys.Generate(2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := startRelay(t, data, cert, key)
-	enroll, _ := json.Marshal(relay.EnrollRequest{Code: string(bytes.TrimSpace(code)), Username: "alice",
-		GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", PublicKey: string(keys.MarshalPublic(&idKey.PublicKey))})
-	req, _ := http.NewRequest("POST", "https://relay.example:"+p.port+relay.OwnerPrefix+"/enroll", bytes.NewReader(enroll))
-	ownerauth.Sign(req, enroll, "alice", idKey, time.Now())
-	resp, err := client.Do(req)
-	if err != nil || resp.StatusCode != 201 {
-		t.Fatalf("enroll: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	p := f.start("--rate", "0")
+	f.enroll(p.port)
 
 	// Unique, well-formed envelopes from a remote author.
 	remote, err := keys.Generate(2048)
@@ -147,7 +199,7 @@ func TestRelayInboxSurvivesKill9(t *testing.T) {
 			if kills < len(thresholds) && progress() >= thresholds[kills] {
 				p.kill()
 				kills++
-				p = startRelay(t, data, cert, key)
+				p = f.start("--rate", "0")
 				mu.Lock()
 				port = p.port
 				mu.Unlock()
@@ -161,22 +213,19 @@ func TestRelayInboxSurvivesKill9(t *testing.T) {
 		t.Fatalf("the deliveries finished after %d kills; the soak needs at least 3 to mean anything", kills)
 	}
 	p.kill()
-	p = startRelay(t, data, cert, key)
+	p = f.start("--rate", "0")
 	defer p.kill()
 
 	// Read the whole inbox back as alice.
 	seen := map[string]bool{}
 	after := int64(0)
 	for {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("https://relay.example:%s%s/inbox?limit=100&after=%d", p.port, relay.OwnerPrefix, after), nil)
-		ownerauth.Sign(req, nil, "alice", idKey, time.Now())
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		st, b, err := f.send(p.port, "GET", fmt.Sprintf("%s/inbox?limit=100&after=%d", relay.OwnerPrefix, after), nil, true)
+		if err != nil || st != 200 {
+			t.Fatalf("pull: %d %v", st, err)
 		}
 		var page relay.InboxPage
-		json.NewDecoder(resp.Body).Decode(&page)
-		resp.Body.Close()
+		json.Unmarshal(b, &page)
 		if len(page.Items) == 0 {
 			break
 		}
@@ -208,24 +257,12 @@ func TestRelayOutboxSurvivesKill9(t *testing.T) {
 		t.Skip("kill -9 soak: skipped in -short")
 	}
 	const items = 1000
-	ca, err := podtest.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key, err := ca.WriteLeaf(dir, "relay.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caFile, ca.CertPEM(), 0o600)
-	data := filepath.Join(dir, "data")
-	client := ca.Client(10 * time.Second)
+	f := newRelayFixture(t)
 
 	// The remote pod: HTTPS on loopback, counting what it receives.
 	var mu sync.Mutex
 	got := map[string]int{}
-	podCert, podKey, err := ca.Leaf("pod.example")
+	podCert, podKey, err := f.ca.Leaf("pod.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,38 +280,16 @@ func TestRelayOutboxSurvivesKill9(t *testing.T) {
 	podURL := "https://pod.example:" + pod.URL[strings.LastIndex(pod.URL, ":")+1:] + "/receive/public"
 
 	start := func() *relayProc {
-		return startRelayArgs(t, "relay", "--domain", "relay.example", "--listen", "127.0.0.1:0", "--data", data,
-			"--tls-cert", cert, "--tls-key", key, "--rate", "0", "--test-outbound-loopback", "--test-outbound-ca", caFile)
-	}
-	inv := exec.Command(os.Args[0], "relay", "invite", "alice", "--data", data)
-	inv.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
-	code, err := inv.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	idKey, err := keys.Generate(2048)
-	if err != nil {
-		t.Fatal(err)
+		return f.start("--rate", "0", "--test-outbound-loopback", "--test-outbound-ca", f.caFile)
 	}
 	p := start()
 	var pmu sync.Mutex
 	port := func() string { pmu.Lock(); defer pmu.Unlock(); return p.port }
 	signed := func(method, path string, body []byte) (int, error) {
-		req, _ := http.NewRequest(method, "https://relay.example:"+port()+path, bytes.NewReader(body))
-		ownerauth.Sign(req, body, "alice", idKey, time.Now())
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, nil
+		st, _, err := f.send(port(), method, path, body, true)
+		return st, err
 	}
-	enroll, _ := json.Marshal(relay.EnrollRequest{Code: string(bytes.TrimSpace(code)), Username: "alice",
-		GUID: "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", PublicKey: string(keys.MarshalPublic(&idKey.PublicKey))})
-	if st, err := signed("POST", relay.OwnerPrefix+"/enroll", enroll); st != 201 {
-		t.Fatalf("enroll: %d %v", st, err)
-	}
+	f.enroll(p.port)
 
 	// Hand over the items in batches, retrying each batch until it gets
 	// its 202 (handing over twice is harmless: the relay deduplicates).
