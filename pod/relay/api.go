@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -52,12 +53,30 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("/", pub)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// An owner request is signed over its Host; it must be this relay's,
+		// so a request signed for another relay that hosts the same
+		// identity cannot be replayed here.
+		if strings.HasPrefix(req.URL.Path, OwnerPrefix+"/") && !sameHost(req.Host, r.cfg.Domain) {
+			jsonError(w, http.StatusUnauthorized, "unauthorized", "the request is signed for another host")
+			return
+		}
 		start := r.cfg.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		mux.ServeHTTP(rec, req)
 		r.log.Debug("http", "method", req.Method, "path", req.URL.Path, "status", rec.status,
 			"ms", r.cfg.Now().Sub(start).Milliseconds())
 	})
+}
+
+// sameHost compares host names, ignoring the port and letter case.
+func sameHost(a, b string) bool {
+	strip := func(h string) string {
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+		return strings.TrimSuffix(strings.ToLower(h), ".")
+	}
+	return strip(a) == strip(b)
 }
 
 type statusRecorder struct {
@@ -217,6 +236,21 @@ func (r *Relay) enroll(w http.ResponseWriter, req *http.Request) {
 		jsonError(w, http.StatusUnprocessableEntity, "invalid", "public_key: at least 2048 bits")
 		return
 	}
+	h := sha256.Sum256([]byte(strings.TrimSpace(strings.ToLower(e.Code))))
+	now := r.cfg.Now().Unix()
+	// The invite is checked (read-only) before the signature, so requests
+	// without a valid invite leave nothing behind, not even a nonce.
+	var open int
+	if err := r.db.R.QueryRowContext(req.Context(), `SELECT count(*) FROM invites
+		WHERE code_hash = ? AND username = ? AND used_at IS NULL AND expires_at >= ?`, h[:], e.Username, now).Scan(&open); err != nil {
+		r.log.Error("enroll: invite lookup", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "enrollment failed")
+		return
+	}
+	if open == 0 {
+		jsonError(w, http.StatusForbidden, "bad_invite", "the enrollment code is unknown, used, expired or for another username")
+		return
+	}
 	// Proof of possession: the request is signed with the enrolling key.
 	v := &ownerauth.Verifier{Nonces: r.auth.Nonces, Now: r.cfg.Now,
 		Keys: func(_ context.Context, who string) (*rsa.PublicKey, bool, error) { return pub, who == e.Username, nil }}
@@ -224,9 +258,11 @@ func (r *Relay) enroll(w http.ResponseWriter, req *http.Request) {
 		jsonError(w, http.StatusUnauthorized, "unauthorized", "enrollment must be signed with the identity key")
 		return
 	}
+	if err := checkProfile(e.Profile); err != nil {
+		jsonError(w, http.StatusUnprocessableEntity, "invalid", err.Error())
+		return
+	}
 	profile, _ := json.Marshal(e.Profile)
-	h := sha256.Sum256([]byte(strings.TrimSpace(strings.ToLower(e.Code))))
-	now := r.cfg.Now().Unix()
 	err = withTx(req.Context(), r.db, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(req.Context(),
 			"UPDATE invites SET used_at = ? WHERE code_hash = ? AND username = ? AND used_at IS NULL AND expires_at >= ?",

@@ -152,7 +152,12 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, log: log, dir: dir, db: db, waiters: make(chan struct{})}
 	r.inbox = newInboxWriter(db, cfg.Now, cfg.MaxInbox, r.wake)
-	r.auth = &ownerauth.Verifier{Keys: r.identityKey, Nonces: nonceStore{db, cfg.Now}, Now: cfg.Now}
+	r.auth = &ownerauth.Verifier{Keys: r.identityKey, Nonces: nonceStore{db, cfg.Now}, Now: cfg.Now,
+		OnError: func(req *http.Request, err error) {
+			if !errors.Is(err, ownerauth.ErrUnsigned) {
+				log.Info("owner request refused", "path", req.URL.Path, "err", err)
+			}
+		}}
 	pub, err := public.New(directory{db}, public.Options{Domain: cfg.Domain, Version: cfg.Version, Logger: log})
 	if err != nil {
 		r.Close()

@@ -472,3 +472,39 @@ func validateSchema(t *testing.T, schemaFile string, doc []byte) error {
 	}
 	return s.Validate(v)
 }
+
+// A request signed for another host (another relay hosting the same
+// identity) is refused here, and enrollment attempts without an invite
+// leave nothing behind.
+func TestOwnerRequestsAreBoundToThisRelay(t *testing.T) {
+	g := newRig(t)
+	ka, _ := testKeys(t)
+	g.enroll("alice", guidA, ka)
+	req, _ := http.NewRequest("GET", g.base+OwnerPrefix+"/me", nil)
+	req.Host = "other-relay.example"
+	if err := ownerauth.Sign(req, nil, "alice", ka, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("request signed for other-relay.example: %d, want 401", resp.StatusCode)
+	}
+
+	var before, after int
+	g.relay.db.R.QueryRow("SELECT count(*) FROM nonces").Scan(&before)
+	for i := range 5 {
+		body, _ := json.Marshal(EnrollRequest{Code: fmt.Sprint("nope", i), Username: "mallory", GUID: guidB,
+			PublicKey: string(keys.MarshalPublic(&ka.PublicKey))})
+		if st, _ := g.do("POST", OwnerPrefix+"/enroll", body, signer(t, "mallory", ka)); st != 403 {
+			t.Fatalf("enrollment without an invite: %d", st)
+		}
+	}
+	g.relay.db.R.QueryRow("SELECT count(*) FROM nonces").Scan(&after)
+	if after != before {
+		t.Fatalf("enrollments without an invite stored %d nonces", after-before)
+	}
+}
