@@ -395,6 +395,7 @@ func (r *Relay) page(ctx context.Context, who string, after int64, limit int) (I
 	}
 	defer rows.Close()
 	page := InboxPage{Items: []InboxItem{}, Cursor: after}
+	size := 0
 	for rows.Next() {
 		var it InboxItem
 		var private bool
@@ -405,8 +406,14 @@ func (r *Relay) page(ctx context.Context, who string, after int64, limit int) (I
 		if private {
 			it.Route = "private"
 		}
+		// A page holds at most maxPullBytes of bodies (but at least one
+		// item), so a pull never builds hundreds of megabytes of JSON.
+		if len(page.Items) > 0 && size+len(it.Body) > maxPullBytes {
+			break
+		}
 		page.Items = append(page.Items, it)
 		page.Cursor = it.ID
+		size += len(it.Body)
 	}
 	return page, rows.Err()
 }

@@ -20,9 +20,19 @@ const (
 	maxBatch = 512
 )
 
-// ErrInboxFull means the inbox holds its maximum of undelivered items: the
-// sender gets 503 and retries later, as diaspora pods do.
+// ErrInboxFull means an inbox holds its maximum of undelivered items — one
+// identity's private inbox, or the shared public one: the sender gets 503
+// and retries later, as diaspora pods do. Each identity's private inbox has
+// its own cap, so one identity that never collects cannot block the others.
 var ErrInboxFull = errors.New("relay inbox is full")
+
+// publicMaxAge is how long a public delivery waits for every hosted identity
+// to collect it; after that it is dropped (a device that has been away that
+// long backfills public posts by fetching them).
+const publicMaxAge = 14 * 24 * time.Hour
+
+// sweepEvery is how often the writer drops expired public deliveries.
+const sweepEvery = time.Minute
 
 // ErrClosed means the relay is shutting down.
 var ErrClosed = errors.New("relay is closing")
@@ -39,11 +49,12 @@ type inboxWriter struct {
 	now      func() time.Time
 	maxItems int
 
-	ch     chan *delivery
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
-	notify func() // wakes long-polling readers
+	ch        chan *delivery
+	stop      chan struct{}
+	lastSweep time.Time
+	wg        sync.WaitGroup
+	closed    sync.Once
+	notify    func() // wakes long-polling readers
 }
 
 func newInboxWriter(db *store.DB, now func() time.Time, maxItems int, notify func()) *inboxWriter {
@@ -110,9 +121,13 @@ func (w *inboxWriter) run() {
 				break fill
 			}
 		}
-		err := w.commit(batch)
-		for _, d := range batch {
-			d.done <- err
+		errs, err := w.commit(batch)
+		for i, d := range batch {
+			if err != nil {
+				d.done <- err
+			} else {
+				d.done <- errs[i]
+			}
 		}
 		if err == nil && w.notify != nil {
 			w.notify()
@@ -120,36 +135,66 @@ func (w *inboxWriter) run() {
 	}
 }
 
-func (w *inboxWriter) commit(batch []*delivery) error {
+// commit stores the batch in one transaction. A delivery whose inbox is
+// full gets ErrInboxFull without failing the others; err is for the whole
+// batch (nothing stored).
+func (w *inboxWriter) commit(batch []*delivery) (errs []error, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tx, err := w.db.W.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("inbox: begin: %w", err)
+		return nil, fmt.Errorf("inbox: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM inbox").Scan(&n); err != nil {
-		return fmt.Errorf("inbox: count: %w", err)
+	now := w.now()
+	if now.Sub(w.lastSweep) >= sweepEvery {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM inbox WHERE username IS NULL AND received_at < ?",
+			now.Add(-publicMaxAge).Unix()); err != nil {
+			return nil, fmt.Errorf("inbox: sweep: %w", err)
+		}
+		w.lastSweep = now
 	}
-	if n+len(batch) > w.maxItems {
-		return ErrInboxFull
+	// Items per inbox ("" is the public one), counted once per batch.
+	counts := map[string]int{}
+	count := func(d *delivery) (int, error) {
+		k := d.username.String
+		if n, ok := counts[k]; ok {
+			return n, nil
+		}
+		var n int
+		var err error
+		if d.username.Valid {
+			err = tx.QueryRowContext(ctx, "SELECT count(*) FROM inbox WHERE username = ?", k).Scan(&n)
+		} else {
+			err = tx.QueryRowContext(ctx, "SELECT count(*) FROM inbox WHERE username IS NULL").Scan(&n)
+		}
+		counts[k] = n
+		return n, err
 	}
 	stmt, err := tx.PrepareContext(ctx, "INSERT INTO inbox (username, received_at, content_type, body) VALUES (?, ?, ?, ?)")
 	if err != nil {
-		return fmt.Errorf("inbox: prepare: %w", err)
+		return nil, fmt.Errorf("inbox: prepare: %w", err)
 	}
 	defer stmt.Close()
-	now := w.now().Unix()
-	for _, d := range batch {
-		if _, err := stmt.ExecContext(ctx, d.username, now, d.ctype, d.body); err != nil {
-			return fmt.Errorf("inbox: insert: %w", err)
+	errs = make([]error, len(batch))
+	for i, d := range batch {
+		n, err := count(d)
+		if err != nil {
+			return nil, fmt.Errorf("inbox: count: %w", err)
 		}
+		if n >= w.maxItems {
+			errs[i] = ErrInboxFull
+			continue
+		}
+		if _, err := stmt.ExecContext(ctx, d.username, now.Unix(), d.ctype, d.body); err != nil {
+			return nil, fmt.Errorf("inbox: insert: %w", err)
+		}
+		counts[d.username.String] = n + 1
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("inbox: commit: %w", err)
+		return nil, fmt.Errorf("inbox: commit: %w", err)
 	}
-	return nil
+	return errs, nil
 }
 
 func (w *inboxWriter) close() {

@@ -54,8 +54,9 @@ const (
 	maxPrivateBody  = 2 << 20
 	maxOwnerBody    = 256 << 10
 	defaultMaxInbox = 100_000
-	// maxPullItems bounds one inbox pull.
+	// maxPullItems and maxPullBytes bound one inbox pull.
 	maxPullItems = 100
+	maxPullBytes = 8 << 20
 	// maxWait bounds a long poll.
 	maxWait = 30 * time.Second
 )
@@ -70,7 +71,8 @@ type Config struct {
 	Version string
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// MaxInbox caps undelivered inbox items (0: 100,000).
+	// MaxInbox caps undelivered items per inbox: each identity's private
+	// inbox, and the shared public one (0: 100,000).
 	MaxInbox int
 	// Outbound delivers the outbox (pod/httpclient); nil: the outbox
 	// accepts items but nothing is delivered (tests of the inbox alone).

@@ -508,3 +508,51 @@ func TestOwnerRequestsAreBoundToThisRelay(t *testing.T) {
 		t.Fatalf("enrollments without an invite stored %d nonces", after-before)
 	}
 }
+
+// Each identity's private inbox and the public inbox have their own caps:
+// one identity that never collects cannot block the others; and a pull
+// stops at a byte budget.
+func TestInboxCapsAndPullBudget(t *testing.T) {
+	g := newRig(t)
+	g.relay.inbox.maxItems = 2
+	ka, kb := testKeys(t)
+	g.enroll("alice", guidA, ka)
+	g.enroll("bob", guidB, kb)
+	private := vectors.Read(t, "generated/envelopes/private_status_message.encrypted.json")
+	public := vectors.Read(t, "generated/envelopes/public_status_message.xml")
+	for i, c := range []struct {
+		path string
+		body []byte
+		want int
+	}{
+		{"/receive/users/" + guidA, private, 202},
+		{"/receive/users/" + guidA, private, 202},
+		{"/receive/users/" + guidA, private, 503}, // alice's inbox is full…
+		{"/receive/users/" + guidB, private, 202}, // …bob's is not
+		{"/receive/public", public, 202},
+		{"/receive/public", public, 202},
+		{"/receive/public", public, 503},          // the public inbox is full…
+		{"/receive/users/" + guidB, private, 202}, // …private ones still arrive
+	} {
+		if st, b := g.do("POST", c.path, c.body, nil); st != c.want {
+			t.Fatalf("delivery %d to %s: %d %s, want %d", i, c.path, st, b, c.want)
+		}
+	}
+
+	// Pull budget: five deliveries of almost 2 MiB come back four to a page.
+	g2 := newRig(t)
+	g2.enroll("alice", guidA, ka)
+	big := []byte(`{"aes_key":"a","encrypted_magic_envelope":"` + strings.Repeat("A", maxPrivateBody-100) + `"}`)
+	for range 5 {
+		if st, _ := g2.do("POST", "/receive/users/"+guidA, big, nil); st != 202 {
+			t.Fatalf("big delivery: %d", st)
+		}
+	}
+	p := g2.pull("alice", ka, "?limit=100")
+	if len(p.Items) != 4 {
+		t.Fatalf("a pull of 5×2 MiB returned %d items, want 4 (8 MiB budget)", len(p.Items))
+	}
+	if p2 := g2.pull("alice", ka, fmt.Sprintf("?after=%d", p.Cursor)); len(p2.Items) != 1 {
+		t.Fatalf("the next page has %d items, want 1", len(p2.Items))
+	}
+}
