@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"seedpod/pod/diaspora/id"
+	"seedpod/pod/httpclient"
 )
 
 // Poster sends one delivery. pod/httpclient's Client is the real one: it
@@ -35,7 +38,21 @@ const (
 	maxOutboxBody     = 8 << 20
 	maxOutboxItems    = 100
 	deliveryTimeout   = 30 * time.Second
+	// maxQueued bounds one identity's undelivered items.
+	maxQueued = 100_000
+	// outboxKeep is how long a finished row (status, no body) is kept.
+	outboxKeep = 30 * 24 * time.Hour
 )
+
+// hostKey is the pod a receive URL points at, normalised so that one pod is
+// one unit of concurrency: lowercase, no trailing dot, no default port.
+func hostKey(u *url.URL) string {
+	h := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if p := u.Port(); p != "" && p != "443" {
+		return net.JoinHostPort(h, p)
+	}
+	return h
+}
 
 // backoff is diaspora's delay before retry n (0-based).
 func backoff(n int, rnd func(int) int) time.Duration {
@@ -116,7 +133,16 @@ func (r *Relay) handOver(w http.ResponseWriter, req *http.Request, who string, b
 	var resp OutboxResponse
 	now := r.cfg.Now().Unix()
 	err := withTx(req.Context(), r.db, func(tx *sql.Tx) error {
+		var queued int
+		if err := tx.QueryRowContext(req.Context(), `SELECT count(*) FROM outbox
+			WHERE username = ? AND state IN ('queued', 'sending', 'retrying')`, who).Scan(&queued); err != nil {
+			return err
+		}
+		if queued+len(o.Items) > maxQueued {
+			return errOutboxFull
+		}
 		for _, it := range o.Items {
+			u, _ := url.Parse(it.Recipient) // checked above
 			ctype := it.ContentType
 			if ctype == "" {
 				ctype = "application/magic-envelope+xml"
@@ -129,9 +155,9 @@ func (r *Relay) handOver(w http.ResponseWriter, req *http.Request, who string, b
 				kind = "default"
 			}
 			res, err := tx.ExecContext(req.Context(), `INSERT INTO outbox
-				(username, guid, recipient, content_type, body, kind, next_attempt_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username, guid, recipient) DO NOTHING`,
-				who, it.GUID, it.Recipient, ctype, it.Body, kind, now, now)
+				(username, guid, recipient, host, content_type, body, kind, next_attempt_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username, guid, recipient) DO NOTHING`,
+				who, it.GUID, it.Recipient, hostKey(u), ctype, it.Body, kind, now, now)
 			if err != nil {
 				return err
 			}
@@ -143,6 +169,11 @@ func (r *Relay) handOver(w http.ResponseWriter, req *http.Request, who string, b
 		}
 		return nil
 	})
+	if errors.Is(err, errOutboxFull) {
+		w.Header().Set("Retry-After", "600")
+		jsonError(w, http.StatusTooManyRequests, "outbox_full", fmt.Sprintf("at most %d undelivered items per identity", maxQueued))
+		return
+	}
 	if err != nil {
 		r.log.Error("outbox", "err", err)
 		jsonError(w, http.StatusInternalServerError, "internal", "could not store the items")
@@ -153,6 +184,8 @@ func (r *Relay) handOver(w http.ResponseWriter, req *http.Request, who string, b
 	}
 	writeJSON(w, http.StatusAccepted, resp)
 }
+
+var errOutboxFull = errors.New("outbox full")
 
 // DeliveryStatus is one recipient's state for an item.
 type DeliveryStatus struct {
@@ -207,6 +240,8 @@ type deliverer struct {
 	active map[int64]bool // items being delivered now
 	hosts  map[string]int // deliveries in flight per host
 	slots  chan struct{}  // global concurrency
+
+	lastSweep time.Time // touched only by the loop goroutine
 }
 
 func newDeliverer(r *Relay, post Poster) *deliverer {
@@ -274,8 +309,13 @@ func (d *deliverer) loop() {
 func (d *deliverer) dispatch() time.Time {
 	now := d.r.cfg.Now()
 	far := now.Add(time.Minute)
-	rows, err := d.r.db.R.Query(`SELECT id, recipient, content_type, body, kind, attempts FROM outbox
-		WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 256`, now.Unix())
+	d.sweep(now)
+	// At most perHost due rows per pod: one slow pod's backlog cannot hide
+	// every other pod's items from the dispatcher.
+	rows, err := d.r.db.R.Query(`SELECT id, recipient, host, content_type, body, kind, attempts FROM (
+		SELECT *, row_number() OVER (PARTITION BY host ORDER BY next_attempt_at, id) AS n FROM outbox
+		WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?)
+		WHERE n <= ? ORDER BY next_attempt_at, id LIMIT 256`, now.Unix(), perHost)
 	if err != nil {
 		d.r.log.Error("outbox: due items", "err", err)
 		return far
@@ -283,13 +323,10 @@ func (d *deliverer) dispatch() time.Time {
 	var due []job
 	for rows.Next() {
 		var j job
-		if err := rows.Scan(&j.id, &j.recipient, &j.ctype, &j.body, &j.kind, &j.attempts); err != nil {
+		if err := rows.Scan(&j.id, &j.recipient, &j.host, &j.ctype, &j.body, &j.kind, &j.attempts); err != nil {
 			rows.Close()
 			d.r.log.Error("outbox: due items", "err", err)
 			return far
-		}
-		if u, err := url.Parse(j.recipient); err == nil {
-			j.host = u.Host
 		}
 		due = append(due, j)
 	}
@@ -327,10 +364,28 @@ func (d *deliverer) dispatch() time.Time {
 	return time.Unix(next, 0)
 }
 
+// sweep resets rows left 'sending' by an attempt whose outcome could not be
+// recorded, and drops finished rows past outboxKeep. At most once a minute.
+func (d *deliverer) sweep(now time.Time) {
+	if now.Sub(d.lastSweep) < time.Minute {
+		return
+	}
+	d.lastSweep = now
+	d.mu.Lock()
+	busy := len(d.active)
+	d.mu.Unlock()
+	if busy == 0 {
+		_, _ = d.r.db.W.Exec(`UPDATE outbox SET state = 'retrying' WHERE state = 'sending' AND last_attempt_at < ?`,
+			now.Add(-2*deliveryTimeout).Unix())
+	}
+	_, _ = d.r.db.W.Exec(`DELETE FROM outbox WHERE state IN ('delivered', 'failed') AND last_attempt_at < ?`,
+		now.Add(-outboxKeep).Unix())
+}
+
 // claim marks the row as being sent, if it is still as the query saw it.
 func (d *deliverer) claim(j job) bool {
-	res, err := d.r.db.W.Exec(`UPDATE outbox SET state = 'sending'
-		WHERE id = ? AND attempts = ? AND state IN ('queued', 'retrying')`, j.id, j.attempts)
+	res, err := d.r.db.W.Exec(`UPDATE outbox SET state = 'sending', last_attempt_at = ?
+		WHERE id = ? AND attempts = ? AND state IN ('queued', 'retrying')`, d.r.cfg.Now().Unix(), j.id, j.attempts)
 	if err != nil {
 		d.r.log.Error("outbox: claim", "id", j.id, "err", err)
 		return false
@@ -395,6 +450,9 @@ func (d *deliverer) record(j job, status int, header http.Header, err error) {
 	case err == nil && status >= 200 && status < 300:
 	case err == nil && status >= 400 && status < 500 && status != 408 && status != 429:
 		state, msg = "failed", fmt.Sprintf("the pod refused it (%d)", status)
+	case errors.Is(err, httpclient.ErrForbiddenAddress):
+		// A private or reserved address never becomes deliverable.
+		state, msg = "failed", err.Error()
 	default:
 		if err != nil {
 			msg = err.Error()
@@ -412,8 +470,10 @@ func (d *deliverer) record(j job, status int, header http.Header, err error) {
 		}
 		next = now.Add(wait)
 	}
+	// A finished row keeps its status for the devices but not its body.
 	_, dbErr := d.r.db.W.Exec(`UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?,
-		last_status = ?, last_error = ? WHERE id = ?`, state, attempts, next.Unix(), now.Unix(), nullInt(status), nullStr(msg), j.id)
+		last_status = ?, last_error = ?, body = CASE WHEN ? IN ('delivered', 'failed') THEN x'' ELSE body END
+		WHERE id = ?`, state, attempts, next.Unix(), now.Unix(), nullInt(status), nullStr(msg), state, j.id)
 	if dbErr != nil {
 		d.r.log.Error("outbox: record attempt", "id", j.id, "err", dbErr)
 	}

@@ -312,3 +312,44 @@ func TestOutboxRefusals(t *testing.T) {
 		t.Errorf("unsigned: %d", st)
 	}
 }
+
+// One slow pod's backlog does not hold up deliveries to other pods, and a
+// delivered row keeps its status but not its body.
+func TestOutboxNoHeadOfLineBlocking(t *testing.T) {
+	g, ca := newOutboxRig(t, nil)
+	ka, kb := testKeys(t)
+	g.enroll("alice", guidA, ka)
+	g.enroll("bob", guidB, kb)
+	release := make(chan struct{})
+	slow := newRemotePod(t, ca, "slow.example")
+	slow.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // hang until the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	fast := newRemotePod(t, ca, "fast.example")
+
+	for b := 0; b < 3; b++ {
+		var items []OutboxItem
+		for i := range 100 {
+			items = append(items, OutboxItem{GUID: fmt.Sprintf("%032x", b*100+i+1),
+				Recipient: "https://" + slow.host + "/receive/public", Body: []byte("to-slow")})
+		}
+		g.handOver("alice", items...)
+	}
+	g.handOver("bob", OutboxItem{GUID: postGUID, Recipient: "https://" + fast.host + "/receive/public", Body: []byte("to-fast")})
+	waitFor(t, "bob's delivery past alice's backlog", func() bool { return fast.deliveries("to-fast") == 1 })
+	waitFor(t, "delivered status", func() bool {
+		s := g.status("bob", postGUID)
+		return len(s) == 1 && s[0].State == "delivered"
+	})
+	var body []byte
+	if err := g.relay.db.R.QueryRow("SELECT body FROM outbox WHERE guid = ?", postGUID).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body) != 0 {
+		t.Fatalf("a delivered row still holds its %d-byte body", len(body))
+	}
+}

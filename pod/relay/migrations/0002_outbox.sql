@@ -1,12 +1,14 @@
 -- 0002: the outbox. Devices hand over envelopes they signed (and, for
 -- private audiences, encrypted per recipient); the relay delivers them with
--- retries. (username, guid, recipient) is unique: several devices may hand
+-- retries. Once delivered or failed, a row keeps its status but not its
+-- body, and goes after outboxKeep. (username, guid, recipient) is unique: several devices may hand
 -- the same item, and it is delivered once.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     username        TEXT NOT NULL REFERENCES identities(username) ON DELETE CASCADE,
     guid            TEXT NOT NULL,
     recipient       TEXT NOT NULL, -- the remote pod's receive URL
+    host            TEXT NOT NULL, -- its host, normalised: the unit of per-pod concurrency
     content_type    TEXT NOT NULL,
     body            BLOB NOT NULL,
     kind            TEXT NOT NULL DEFAULT 'default', -- 'contact' is retried longer, as diaspora does
@@ -20,3 +22,4 @@ CREATE TABLE outbox (
     UNIQUE (username, guid, recipient)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_by_user ON outbox (username, state);
