@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -82,14 +83,31 @@ func mediaUsername(s string) bool { return validUsername(s) && s != "." && s != 
 // public serving). It also removes temporary files an interrupted upload
 // left behind (the data directory is locked, so none is in progress).
 func (r *Relay) mediaRoutes(mux *http.ServeMux) {
+	r.pruneMedia()
+	mux.Handle("POST "+OwnerPrefix+"/media", r.auth.Middleware(maxMediaBody, r.uploadMedia))
+	mux.Handle("DELETE "+OwnerPrefix+"/media/{name}", r.auth.Middleware(maxOwnerBody, r.deleteMedia))
+	mux.HandleFunc("GET /media/{username}/{name}", r.serveMedia)
+}
+
+// pruneMedia removes, at start, what a crash can leave in media/: temp
+// files of unfinished uploads, and the directories of identities that no
+// longer exist (a crash between deleting the account and its files).
+func (r *Relay) pruneMedia() {
 	if tmps, err := filepath.Glob(r.dir.Join(mediaDir, "*", ".tmp-*")); err == nil {
 		for _, t := range tmps {
 			_ = os.Remove(t)
 		}
 	}
-	mux.Handle("POST "+OwnerPrefix+"/media", r.auth.Middleware(maxMediaBody, r.uploadMedia))
-	mux.Handle("DELETE "+OwnerPrefix+"/media/{name}", r.auth.Middleware(maxOwnerBody, r.deleteMedia))
-	mux.HandleFunc("GET /media/{username}/{name}", r.serveMedia)
+	dirs, err := os.ReadDir(r.dir.Join(mediaDir))
+	if err != nil {
+		return
+	}
+	for _, d := range dirs {
+		if _, ok, err := (directory{r.db}).ByUsername(context.Background(), d.Name()); err == nil && !ok {
+			r.log.Info("media: removing the files of a deleted identity", "username", d.Name())
+			_ = os.RemoveAll(r.dir.Join(mediaDir, d.Name()))
+		}
+	}
 }
 
 // MediaResponse answers an upload.

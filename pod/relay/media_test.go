@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"crypto/rsa"
 	"encoding/binary"
 	"encoding/json"
@@ -372,5 +373,29 @@ func TestMediaQuota(t *testing.T) {
 	}
 	if tmps, _ := filepath.Glob(filepath.Join(g.data, "media", "alice", "*")); len(tmps) != 1 {
 		t.Errorf("alice's files: %v, want one", tmps)
+	}
+}
+
+// A media directory whose identity no longer exists (a crash between
+// deleting the account and its files) is removed when the relay opens.
+func TestOrphanMediaPrunedAtOpen(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "relay")
+	r, err := Open(context.Background(), Config{Domain: domain, DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(r.DataDir(), mediaDir, "ghost")
+	if err := os.MkdirAll(orphan, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(orphan, "0123456789abcdef0123456789abcdef.png"), []byte("x"), 0o600)
+	r.Close()
+	r, err = Open(context.Background(), Config{Domain: domain, DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("the orphaned media directory is still there: %v", err)
 	}
 }
