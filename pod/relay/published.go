@@ -44,6 +44,14 @@ const (
 // publishableTypes are the entity types a device may publish. Conversations,
 // messages, contacts, retractions and account entities are never public
 // documents (a retraction is sent, and the retracted entity deleted here).
+// Per-identity bounds on what the relay publishes (media has its own
+// quota): what one identity publishes cannot fill the relay's disk. An
+// upsert of an existing item is counted as new, which errs on the safe side.
+const (
+	maxPublishedItems = 200_000
+	maxPublishedBytes = 1 << 30
+)
+
 var publishableTypes = map[string]bool{
 	"status_message":      true,
 	"reshare":             true,
@@ -143,6 +151,18 @@ func (r *Relay) publish(w http.ResponseWriter, req *http.Request, who string, bo
 	}
 	now := r.cfg.Now().Unix()
 	err = withTx(ctx, r.db, func(tx *sql.Tx) error {
+		var stored, bytes int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(length(envelope)), 0) FROM published
+			WHERE username = ?`, who).Scan(&stored, &bytes); err != nil {
+			return err
+		}
+		for _, c := range items {
+			bytes += int64(len(c.envelope))
+		}
+		if stored+int64(len(items)) > maxPublishedItems || bytes > maxPublishedBytes {
+			return refuse(http.StatusInsufficientStorage, "quota", "published entities: at most %d items and %d bytes per identity",
+				maxPublishedItems, maxPublishedBytes)
+		}
 		for i, c := range items {
 			if c.postFamily {
 				// status_message and reshare share the post GUID space.
