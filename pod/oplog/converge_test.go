@@ -597,7 +597,7 @@ func checkOracle(st *State, all []*Op, malformed map[idKey]bool) error {
 				put(removed, [2]string{b.Set, b.Member}, keyOf(o.ID()))
 			}
 		case Publish:
-			if cur, ok := pubs[b.GUID]; !ok || compareID(op.ID(), cur) < 0 {
+			if cur, ok := pubs[b.GUID]; !ok || op.ID().Compare(cur) < 0 {
 				pubs[b.GUID] = op.ID()
 			}
 		case Retract:
@@ -605,7 +605,7 @@ func checkOracle(st *State, all []*Op, malformed map[idKey]bool) error {
 		case ReadUpTo:
 			reads[b.Stream] = max(reads[b.Stream], b.Watermark)
 		case Received:
-			if cur, ok := recv[b.GUID]; !ok || compareID(op.ID(), cur) < 0 {
+			if cur, ok := recv[b.GUID]; !ok || op.ID().Compare(cur) < 0 {
 				recv[b.GUID] = op.ID()
 			}
 		}
@@ -671,7 +671,7 @@ func checkOracle(st *State, all []*Op, malformed map[idKey]bool) error {
 		if live != (published && !retracted[g]) {
 			return fmt.Errorf("guid %s: live %v, published %v, retracted %v", g, live, published, retracted[g])
 		}
-		if id, ok := st.PublishedBy(g); live && (!ok || compareID(id, want) != 0) {
+		if id, ok := st.PublishedBy(g); live && (!ok || id.Compare(want) != 0) {
 			return fmt.Errorf("guid %s: held by %v, want the lowest op id %v", g, id, want)
 		}
 	}

@@ -37,21 +37,7 @@ func (s Stamp) Compare(o Stamp) int {
 	if c := s.Clock.Compare(o.Clock); c != 0 {
 		return c
 	}
-	return compareID(s.ID(), o.ID())
-}
-
-// compareID orders op IDs: by log, then sequence number.
-func compareID(a, b ID) int {
-	if c := a.Log.Compare(b.Log); c != 0 {
-		return c
-	}
-	switch {
-	case a.Seq < b.Seq:
-		return -1
-	case a.Seq > b.Seq:
-		return 1
-	}
-	return 0
+	return s.ID().Compare(o.ID())
 }
 
 // idKey is an ID usable as a map key.
@@ -67,7 +53,7 @@ func (k idKey) id() ID {
 	return ID{Log: LogID{Device: []byte(k.dev), Epoch: k.epoch}, Seq: k.seq}
 }
 
-func (k idKey) compare(o idKey) int { return compareID(k.id(), o.id()) }
+func (k idKey) compare(o idKey) int { return k.id().Compare(o.id()) }
 
 func cloneStamp(s Stamp) Stamp {
 	s.Log.Device = bytes.Clone(s.Log.Device)
@@ -282,7 +268,7 @@ func (r *Creates) ApplyPublish(at Stamp, b Publish) {
 		r.pub = map[string]created{}
 	}
 	id := at.ID()
-	if cur, ok := r.pub[b.GUID]; ok && compareID(cur.id, id) <= 0 {
+	if cur, ok := r.pub[b.GUID]; ok && cur.id.Compare(id) <= 0 {
 		return
 	}
 	b.Body = bytes.Clone(b.Body)
@@ -350,7 +336,7 @@ func (r *GSet) Apply(at Stamp, b Received) {
 		r.m = map[string]received{}
 	}
 	id := at.ID()
-	if cur, ok := r.m[b.GUID]; ok && compareID(cur.id, id) <= 0 {
+	if cur, ok := r.m[b.GUID]; ok && cur.id.Compare(id) <= 0 {
 		return
 	}
 	id.Log.Device = bytes.Clone(id.Log.Device)

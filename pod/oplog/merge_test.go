@@ -191,7 +191,7 @@ func TestORSet(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := s.Tags("aspect/a1", "bob"); len(got) != 1 || compareID(got[0], add2.ID()) != 0 {
+		if got := s.Tags("aspect/a1", "bob"); len(got) != 1 || got[0].Compare(add2.ID()) != 0 {
 			t.Fatalf("tags %v, want only add2", got)
 		}
 	})
@@ -304,7 +304,7 @@ func TestUnknownKindStoredNotApplied(t *testing.T) {
 	if v, _ := s.Field("k"); v != "v" {
 		t.Fatalf("an unknown kind changed a field: %q", v)
 	}
-	if got := s.Unapplied(); len(got) != 1 || compareID(got[0], future.ID()) != 0 {
+	if got := s.Unapplied(); len(got) != 1 || got[0].Compare(future.ID()) != 0 {
 		t.Fatalf("unapplied %v", got)
 	}
 	if s.Digest() == before {

@@ -12,7 +12,6 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,19 +80,11 @@ func (g *rig) mediaUpload(who string, k *rsa.PrivateKey, ctype string, body []by
 	return st, m, b
 }
 
+// mediaGet is pubGet with the response's status and header together.
 func (g *rig) mediaGet(method, path string) (*http.Response, []byte) {
 	g.t.Helper()
-	req, err := http.NewRequest(method, g.base+path, nil)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	resp, err := g.client.Do(req)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	st, h, b := g.pubGet(method, path)
+	return &http.Response{StatusCode: st, Header: h}, b
 }
 
 func mediaPath(t testing.TB, url string) string {
