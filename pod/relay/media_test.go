@@ -12,6 +12,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -80,11 +81,21 @@ func (g *rig) mediaUpload(who string, k *rsa.PrivateKey, ctype string, body []by
 	return st, m, b
 }
 
-// mediaGet is pubGet with the response's status and header together.
+// mediaGet is a request whose whole response the media tests look at
+// (ContentLength included, which pubGet does not return).
 func (g *rig) mediaGet(method, path string) (*http.Response, []byte) {
 	g.t.Helper()
-	st, h, b := g.pubGet(method, path)
-	return &http.Response{StatusCode: st, Header: h}, b
+	req, err := http.NewRequest(method, g.base+path, nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 func mediaPath(t testing.TB, url string) string {
