@@ -44,12 +44,12 @@ const (
 // publishableTypes are the entity types a device may publish. Conversations,
 // messages, contacts, retractions and account entities are never public
 // documents (a retraction is sent, and the retracted entity deleted here).
-// Per-identity bounds on what the relay publishes (media has its own
-// quota): what one identity publishes cannot fill the relay's disk. An
+// Default per-identity bounds on what the relay publishes (media has its
+// own quota): what one identity publishes cannot fill the relay's disk. An
 // upsert of an existing item is counted as new, which errs on the safe side.
 const (
-	maxPublishedItems = 200_000
-	maxPublishedBytes = 1 << 30
+	DefaultMaxPublishedItems = 200_000
+	DefaultMaxPublishedBytes = 1 << 30
 )
 
 var publishableTypes = map[string]bool{
@@ -159,9 +159,9 @@ func (r *Relay) publish(w http.ResponseWriter, req *http.Request, who string, bo
 		for _, c := range items {
 			bytes += int64(len(c.envelope))
 		}
-		if stored+int64(len(items)) > maxPublishedItems || bytes > maxPublishedBytes {
+		if stored+int64(len(items)) > r.cfg.MaxPublishedItems || bytes > r.cfg.MaxPublishedBytes {
 			return refuse(http.StatusInsufficientStorage, "quota", "published entities: at most %d items and %d bytes per identity",
-				maxPublishedItems, maxPublishedBytes)
+				r.cfg.MaxPublishedItems, r.cfg.MaxPublishedBytes)
 		}
 		for i, c := range items {
 			if c.postFamily {

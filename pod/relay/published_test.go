@@ -436,3 +436,25 @@ func TestAtomFeed(t *testing.T) {
 		t.Errorf("unknown user's feed: %d", st)
 	}
 }
+
+// One identity's published entities are bounded: past its quota the relay
+// answers 507 and stores nothing of the request.
+func TestPublishQuota(t *testing.T) {
+	g := newRig(t)
+	ka, _ := testKeys(t)
+	g.enroll("alice", guidA, ka)
+	g.relay.cfg.MaxPublishedItems = 2
+	self := "alice@" + domain
+	item := func(guid string) PublishItem {
+		payload := pubStatus(t, self, func(sm *entity.StatusMessage) { sm.ID = guid })
+		return PublishItem{Type: "status_message", GUID: guid, Envelope: pubSeal(t, payload, self, ka)}
+	}
+	g.pubPublish("alice", ka, item("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"), item("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2"))
+	st, b := g.do("POST", OwnerPrefix+"/published", pubBody(item("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3")), signer(t, "alice", ka))
+	if st != http.StatusInsufficientStorage {
+		t.Fatalf("a third item past a quota of two: %d %s", st, b)
+	}
+	if st, _, _ := g.pubGet("GET", "/fetch/status_message/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3"); st != 404 {
+		t.Fatalf("the refused item was stored: %d", st)
+	}
+}

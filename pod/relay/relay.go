@@ -85,6 +85,10 @@ type Config struct {
 	// MediaQuota is the bytes of media one identity may store (0:
 	// DefaultMediaQuota).
 	MediaQuota int64
+	// MaxPublishedItems and MaxPublishedBytes bound one identity's
+	// published entities (0: the defaults).
+	MaxPublishedItems int64
+	MaxPublishedBytes int64
 }
 
 // DefaultRateLimit lets a busy remote pod deliver in bursts (diaspora sends
@@ -131,6 +135,12 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 	}
 	if cfg.MediaQuota <= 0 {
 		cfg.MediaQuota = DefaultMediaQuota
+	}
+	if cfg.MaxPublishedItems <= 0 {
+		cfg.MaxPublishedItems = DefaultMaxPublishedItems
+	}
+	if cfg.MaxPublishedBytes <= 0 {
+		cfg.MaxPublishedBytes = DefaultMaxPublishedBytes
 	}
 	log := cfg.Logger
 	if log == nil {
