@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"seedpod/pod/store"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,7 +185,7 @@ func TestServeProcess(t *testing.T) {
 	if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status: %d %s", resp.StatusCode, body)
 	}
-	if st.DataDir != data || st.SchemaVersion != 1 || !strings.HasPrefix(st.Version, "0.1.0") {
+	if st.DataDir != data || st.SchemaVersion != store.LatestVersion() || !strings.HasPrefix(st.Version, "0.1.0") {
 		t.Errorf("status = %+v", st)
 	}
 	// After the link was used, a fresh one is printed.

@@ -25,7 +25,7 @@ func TestOpenStatusClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Status{Version: "1.2.3", DataDir: dir, SchemaVersion: 1,
+	want := Status{Version: "1.2.3", DataDir: dir, SchemaVersion: store.LatestVersion(),
 		StartedAt: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC), UptimeSeconds: 90}
 	if st != want {
 		t.Errorf("Status() = %+v, want %+v", st, want)

@@ -2,10 +2,14 @@ package oplog
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 )
 
 // CurrentSchema is the version of the op kinds this code knows; Log.Append
@@ -176,7 +180,22 @@ func (b AspectRemove) AsSet() SetRemove {
 // Publish kinds.
 var publishKinds = map[string]bool{
 	"post": true, "comment": true, "like": true, "reshare": true, "message": true, "poll_vote": true,
+	// An edit of an own post: Parent is the post, CreatedAt its edited_at,
+	// Body the new content. Versions are kept; the newest live one shows.
+	"edit": true,
+	// A conversation (Body: subject and participants); its messages are
+	// "message" publishes with the conversation as Parent.
+	"conversation": true,
+	// A photo (Body: the blob's hash, size and alt text); attached to a
+	// post through the post's body.
+	"photo": true,
 }
+
+// needsParent are the publish kinds that only exist on a parent entity.
+var needsParent = map[string]bool{"comment": true, "like": true, "reshare": true, "message": true, "poll_vote": true, "edit": true}
+
+// PublishKinds are the kinds of own entities, sorted.
+func PublishKinds() []string { return slices.Sorted(maps.Keys(publishKinds)) }
 
 // Publish creates one of the user's own entities, frozen: the guid, the
 // creation time, the recipients and the content are fixed here so any
@@ -211,6 +230,9 @@ type Received struct {
 	EntityType  string `json:"entity_type"`
 	Author      string `json:"author"`
 	PayloadHash string `json:"payload_hash"` // hex SHA-256 of the raw payload
+	// Payload is the verified entity XML, so every device materialises the
+	// same entity; when present its SHA-256 is PayloadHash.
+	Payload string `json:"payload,omitempty"`
 }
 
 func (SetField) OpKind() Kind     { return KindSetField }
@@ -408,6 +430,9 @@ func (b Publish) validate() error {
 	if b.Parent != "" && !validGUID(b.Parent) {
 		return malformed("parent guid %q", b.Parent)
 	}
+	if b.Parent == "" && needsParent[b.Kind] {
+		return malformed("a %s without a parent", b.Kind)
+	}
 	if b.CreatedAt < 0 {
 		return malformed("created_at %d", b.CreatedAt)
 	}
@@ -449,6 +474,11 @@ func (b Received) validate() error {
 	for i := 0; i < len(b.PayloadHash); i++ {
 		if c := b.PayloadHash[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return malformed("payload hash %q", b.PayloadHash)
+		}
+	}
+	if b.Payload != "" {
+		if h := sha256.Sum256([]byte(b.Payload)); hex.EncodeToString(h[:]) != b.PayloadHash {
+			return malformed("payload does not match its hash %s", b.PayloadHash)
 		}
 	}
 	return nil

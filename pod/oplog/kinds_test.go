@@ -106,7 +106,7 @@ func TestDecodeBodyIsStrict(t *testing.T) {
 		{"set remove bad ref", KindSetRemove, `{"set":"tags","member":"m","observed":[{"device":"","epoch":"1","seq":1}]}`},
 		{"short guid", KindPublish, `{"guid":"short","kind":"post","created_at":1}`},
 		{"guid bad char", KindPublish, `{"guid":"0123456789abcdef/123","kind":"post","created_at":1}`},
-		{"publish kind", KindPublish, `{"guid":"0123456789abcdef0123","kind":"edit","created_at":1}`},
+		{"publish kind", KindPublish, `{"guid":"0123456789abcdef0123","kind":"blogpost","created_at":1}`},
 		{"negative created_at", KindPublish, `{"guid":"0123456789abcdef0123","kind":"post","created_at":-1}`},
 		{"bad parent", KindPublish, `{"guid":"0123456789abcdef0123","kind":"like","parent":"x","created_at":1}`},
 		{"empty recipient", KindPublish, `{"guid":"0123456789abcdef0123","kind":"post","created_at":1,"recipients":[""]}`},

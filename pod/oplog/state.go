@@ -1,7 +1,6 @@
 package oplog
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -144,102 +143,9 @@ func (s *State) Unapplied() []ID {
 	return out
 }
 
-// Digest is a canonical hash of the whole fold, every map in sorted order:
-// equal for equal states. It covers what the accessors show, the op IDs
-// behind each value, and the tombstones kept for ops not seen yet (a remove
-// before its add, a pred before its write, a Retract before its Publish): a
-// materialisation has to keep those too to stay order-independent.
-func (s *State) Digest() [32]byte {
-	d := digester{h: sha256.New()}
-	d.str("seedpod/oplog state v1")
-
-	d.section("fields", len(s.fields.m))
-	for _, k := range slices.Sorted(maps.Keys(s.fields.m)) {
-		e := s.fields.m[k]
-		d.str(k)
-		d.str(e.value)
-		d.stamp(e.at)
-	}
-
-	d.section("registers", len(s.regs.m))
-	for _, k := range slices.Sorted(maps.Keys(s.regs.m)) {
-		g := s.regs.m[k]
-		d.str(k)
-		ws := slices.SortedFunc(maps.Keys(g.writes), idKey.compare)
-		d.u64(uint64(len(ws)))
-		for _, w := range ws {
-			v := g.writes[w]
-			d.stamp(v.At)
-			d.str(v.Value)
-			d.bool(v.Deleted)
-		}
-		d.keys(g.superseded)
-	}
-
-	d.section("sets", len(s.sets.m))
-	for _, name := range slices.Sorted(maps.Keys(s.sets.m)) {
-		set := s.sets.m[name]
-		d.str(name)
-		members := map[string]bool{}
-		for m := range set.adds {
-			members[m] = true
-		}
-		for m := range set.removed {
-			members[m] = true
-		}
-		d.u64(uint64(len(members)))
-		for _, m := range slices.Sorted(maps.Keys(members)) {
-			d.str(m)
-			d.keys(set.adds[m])
-			d.keys(set.removed[m])
-		}
-	}
-
-	d.section("published", len(s.creates.pub))
-	for _, g := range slices.Sorted(maps.Keys(s.creates.pub)) {
-		c := s.creates.pub[g]
-		d.str(g)
-		d.id(c.id)
-		d.str(c.pub.Kind)
-		d.str(c.pub.Parent)
-		d.u64(uint64(c.pub.CreatedAt))
-		d.bytes(c.pub.Body)
-		d.u64(uint64(len(c.pub.Recipients)))
-		for _, r := range c.pub.Recipients {
-			d.str(r)
-		}
-	}
-	d.section("retracted", len(s.creates.retracted))
-	for _, g := range slices.Sorted(maps.Keys(s.creates.retracted)) {
-		d.str(g)
-	}
-
-	d.section("reads", len(s.reads.m))
-	for _, k := range slices.Sorted(maps.Keys(s.reads.m)) {
-		d.str(k)
-		d.u64(uint64(s.reads.m[k]))
-	}
-
-	d.section("received", len(s.received.m))
-	for _, g := range slices.Sorted(maps.Keys(s.received.m)) {
-		e := s.received.m[g]
-		d.str(g)
-		d.id(e.id)
-		d.str(e.rec.EntityType)
-		d.str(e.rec.Author)
-		d.str(e.rec.PayloadHash)
-	}
-
-	d.section("unapplied", len(s.unapplied))
-	for _, k := range slices.SortedFunc(maps.Keys(s.unapplied), idKey.compare) {
-		d.id(k.id())
-		d.u64(uint64(s.unapplied[k]))
-	}
-
-	var out [32]byte
-	d.h.Sum(out[:0])
-	return out
-}
+// Digest is a canonical hash of the whole fold (its Snapshot): equal for
+// equal states.
+func (s *State) Digest() [32]byte { return s.Snapshot().Digest() }
 
 // digester writes length-prefixed fields, so no two states share an input.
 type digester struct {
@@ -285,12 +191,4 @@ func (d *digester) stamp(s Stamp) {
 	d.u64(s.Clock.Wall)
 	d.u64(uint64(s.Clock.Logical))
 	d.id(s.ID())
-}
-
-func (d *digester) keys(m map[idKey]struct{}) {
-	ks := slices.SortedFunc(maps.Keys(m), idKey.compare)
-	d.u64(uint64(len(ks)))
-	for _, k := range ks {
-		d.id(k.id())
-	}
 }

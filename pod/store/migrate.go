@@ -122,3 +122,12 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 	}
 	return nil
 }
+
+// LatestVersion is the schema version the embedded pod migrations reach.
+func LatestVersion() int {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return 0
+	}
+	return len(migs)
+}

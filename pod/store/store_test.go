@@ -30,11 +30,15 @@ func TestOpenCreatesWithPragmas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pod.db")
 	db := openTest(t, path)
 
-	if got := db.Applied(); !slices.Equal(got, []int{1}) {
-		t.Errorf("Applied() = %v, want [1]", got)
+	var all []int
+	for v := 1; v <= LatestVersion(); v++ {
+		all = append(all, v)
 	}
-	if db.SchemaVersion() != 1 {
-		t.Errorf("SchemaVersion() = %d, want 1", db.SchemaVersion())
+	if got := db.Applied(); LatestVersion() < 2 || !slices.Equal(got, all) {
+		t.Errorf("Applied() = %v, want %v", got, all)
+	}
+	if db.SchemaVersion() != LatestVersion() {
+		t.Errorf("SchemaVersion() = %d, want %d", db.SchemaVersion(), LatestVersion())
 	}
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -43,7 +47,7 @@ func TestOpenCreatesWithPragmas(t *testing.T) {
 		want   string
 	}{
 		{db.W, "application_id", strconv.Itoa(int(ApplicationID))},
-		{db.W, "user_version", "1"},
+		{db.W, "user_version", strconv.Itoa(LatestVersion())},
 		{db.W, "journal_mode", "wal"},
 		{db.W, "foreign_keys", "1"},
 		{db.W, "synchronous", "2"},

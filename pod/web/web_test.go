@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"seedpod/pod/store"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -218,7 +219,7 @@ func TestLoginLinkIsOneTime(t *testing.T) {
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Version != "9.9.9-test" || st.SchemaVersion != 1 || !strings.HasSuffix(st.DataDir, "data") || st.UptimeSeconds < 0 {
+	if st.Version != "9.9.9-test" || st.SchemaVersion != store.LatestVersion() || !strings.HasSuffix(st.DataDir, "data") || st.UptimeSeconds < 0 {
 		t.Errorf("status = %+v", st)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
