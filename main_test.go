@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"seedpod/pod/store"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	"seedpod/pod/diaspora/discovery"
 	"seedpod/pod/relay"
+	"seedpod/pod/store"
 )
 
 // With SEEDPOD_TEST_MAIN=1 the test binary is the seedpod binary, so the

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"seedpod/pod/datadir"
@@ -33,15 +34,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KeyBits is the size of the identity's RSA key; 0 means
+	// DefaultKeyBits. Tests use smaller keys to save time.
+	KeyBits int
 }
 
 // Pod is an open pod. It is safe for concurrent use.
 type Pod struct {
 	cfg     Config
-	log     *slog.Logger
+	logger  *slog.Logger
 	dir     *datadir.Dir
 	db      *store.DB
+	log     *store.Log
 	started time.Time
+
+	mu     sync.Mutex
+	keygen *keygen
+	wg     sync.WaitGroup // background work (key generation)
 }
 
 // Open opens the pod's data directory (creating it), takes its lock, and
@@ -50,6 +59,9 @@ type Pod struct {
 func Open(ctx context.Context, cfg Config) (*Pod, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.KeyBits == 0 {
+		cfg.KeyBits = DefaultKeyBits
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -75,7 +87,13 @@ func Open(ctx context.Context, cfg Config) (*Pod, error) {
 	if applied := db.Applied(); len(applied) > 0 {
 		log.Info("database migrated", "path", db.Path(), "applied", applied, "schema", db.SchemaVersion())
 	}
-	p := &Pod{cfg: cfg, log: log, dir: dir, db: db, started: cfg.Now()}
+	oplogLog, err := db.OpenLog(ctx, cfg.Now)
+	if err != nil {
+		db.Close()
+		dir.Close()
+		return nil, err
+	}
+	p := &Pod{cfg: cfg, logger: log, dir: dir, db: db, log: oplogLog, started: cfg.Now()}
 	log.Info("pod open", "data", dir.Path(), "schema", db.SchemaVersion(), "version", cfg.Version)
 	return p, nil
 }
@@ -85,6 +103,7 @@ func (p *Pod) DataDir() string { return p.dir.Path() }
 
 // Close closes the database and releases the data directory.
 func (p *Pod) Close() error {
+	p.wg.Wait()
 	err := errors.Join(p.db.Close(), p.dir.Close())
 	if err != nil {
 		return fmt.Errorf("close pod: %w", err)
@@ -118,3 +137,9 @@ func (p *Pod) Status(ctx context.Context) (Status, error) {
 		UptimeSeconds: int64(now.Sub(p.started) / time.Second),
 	}, nil
 }
+
+// DB is the pod's database, for tests and tools that inspect it.
+func (p *Pod) DB() *store.DB { return p.db }
+
+// Log is this device's op log.
+func (p *Pod) Log() *store.Log { return p.log }

@@ -246,6 +246,9 @@ func (tx *Tx) flush() error {
 		if err := tx.project(c); err != nil {
 			return fmt.Errorf("project %s %q: %w", c.Kind, c.Key, err)
 		}
+		if err := tx.projectNotifications(c); err != nil {
+			return fmt.Errorf("notifications for %s %q: %w", c.Kind, c.Key, err)
+		}
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ type Server struct {
 	sessions *sessions
 	mux      *http.ServeMux
 	static   http.Handler
+	pod      *pod.Pod // nil when the backend is not a pod (tests of the shell)
 }
 
 // New builds the handler. In ModeServe, Options.Host must be set.
@@ -88,6 +89,9 @@ func New(b Backend, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, backend: b, log: log, sessions: newSessions(opts.Now), mux: http.NewServeMux()}
 	s.static = newStatic(opts.UI)
+	if p, ok := b.(*pod.Pod); ok {
+		s.pod = p
+	}
 	s.routes()
 	return s, nil
 }
@@ -96,6 +100,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET "+APIPrefix+"/status", s.handleStatus)
 	s.mux.HandleFunc("GET "+APIPrefix+"/session", s.handleSession)
 	s.mux.HandleFunc("DELETE "+APIPrefix+"/session", s.handleLogout)
+	s.apiRoutes()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API route "+r.Method+" "+r.URL.Path)
 	})

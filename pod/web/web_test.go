@@ -8,13 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"seedpod/pod/store"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"seedpod/pod"
+	"seedpod/pod/store"
 )
 
 // rig is a real pod behind a real loopback HTTP server.

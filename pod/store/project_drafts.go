@@ -1,0 +1,5 @@
+package store
+
+// Drafts projection. Owned by the drafts area.
+
+func (tx *Tx) projectDraft(id string) error { return nil }
