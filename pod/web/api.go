@@ -20,6 +20,7 @@ func (s *Server) apiRoutes() {
 	s.mux.HandleFunc("POST "+APIPrefix+"/identity", s.handleCreateIdentity)
 	s.routesPeople()
 	s.routesPosts()
+	s.routesInteractions()
 	s.routesConversations()
 	s.routesDrafts()
 }

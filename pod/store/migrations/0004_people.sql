@@ -1,0 +1,2 @@
+-- 0004_people: reserved for the people area; replace this comment with its schema changes.
+SELECT 1;
