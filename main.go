@@ -32,6 +32,9 @@ Usage:
   seedpod relay --domain D --tls-cert F --tls-key F [--listen ADDR] [--data DIR]
                                              the public relay (seedpod relay invite USERNAME: enrollment code)
   seedpod proto COMMAND …                    diaspora* protocol tools (seedpod proto help)
+  seedpod refold [--data DIR] [--check]      rebuild the tables from the op log (--check: and compare)
+  seedpod dev seed [--data DIR] --posts N --contacts M
+                                             fill a pod with generated people and posts (benchmarks)
   seedpod version                            print the version
   seedpod help                               print this help
 
@@ -72,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stdout, stderr, log)
 	case "relay":
 		return relayMain(args, stdout, stderr, log)
+	case "refold":
+		return refoldMain(args, stdout, stderr, log)
+	case "dev":
+		return devMain(args, stdout, stderr, log)
 	case "proto":
 		return protocli.Run(args, os.Stdin, stdout, stderr)
 	case "version":

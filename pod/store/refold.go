@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 
 	"seedpod/pod/oplog"
 )
@@ -343,4 +346,129 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// ProjectionDigest is a hash of every row of the domain tables, in
+// primary-key order (all columns, sorted by all columns): two databases with
+// equal projections have equal digests. It reads the tables through one
+// read transaction.
+func (db *DB) ProjectionDigest(ctx context.Context) ([32]byte, map[string]int, error) {
+	var out [32]byte
+	counts := map[string]int{}
+	tx, err := db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return out, nil, err
+	}
+	defer tx.Rollback()
+	h := sha256.New()
+	for _, t := range projectionTables {
+		cols, err := tableColumns(ctx, tx, t)
+		if err != nil {
+			return out, nil, err
+		}
+		order := make([]string, len(cols))
+		for i := range cols {
+			order[i] = strconv.Itoa(i + 1)
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT * FROM "+t+" ORDER BY "+strings.Join(order, ", "))
+		if err != nil {
+			return out, nil, fmt.Errorf("digest %s: %w", t, err)
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		fmt.Fprintf(h, "table %s %d\n", t, len(cols))
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return out, nil, fmt.Errorf("digest %s: %w", t, err)
+			}
+			for _, v := range vals {
+				fmt.Fprintf(h, "%T:%q|", v, fmt.Sprint(v))
+			}
+			h.Write([]byte{'\n'})
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, nil, fmt.Errorf("digest %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	h.Sum(out[:0])
+	return out, counts, nil
+}
+
+// DumpProjection is every row of one domain table as strings, sorted: for
+// tests that want to show a difference, not just detect it.
+func (db *DB) DumpProjection(ctx context.Context, table string) ([]string, error) {
+	if !slices.Contains(projectionTables, table) {
+		return nil, fmt.Errorf("dump: %q is not a projection table", table)
+	}
+	rows, err := db.R.QueryContext(ctx, "SELECT * FROM "+table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		for i, v := range vals {
+			fmt.Fprintf(&b, "%s=%v ", cols[i], v)
+		}
+		out = append(out, b.String())
+	}
+	slices.Sort(out)
+	return out, rows.Err()
+}
+
+// ProjectionTables are the domain tables a refold rebuilds.
+func ProjectionTables() []string { return slices.Clone(projectionTables) }
+
+func tableColumns(ctx context.Context, q querier, table string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT * FROM "+table+" LIMIT 0")
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	defer rows.Close()
+	return rows.Columns()
+}
+
+// FoldOps folds every stored op into an in-memory oplog.State: the
+// specification the SQLite fold is checked against.
+func (db *DB) FoldOps(ctx context.Context) (*oplog.State, int, error) {
+	rows, err := db.R.QueryContext(ctx, "SELECT bytes FROM ops")
+	if err != nil {
+		return nil, 0, fmt.Errorf("read ops: %w", err)
+	}
+	defer rows.Close()
+	st := oplog.NewState()
+	n := 0
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, n, err
+		}
+		op, err := oplog.Decode(b)
+		if err != nil {
+			return nil, n, fmt.Errorf("stored op %d: %w", n, err)
+		}
+		if err := st.Apply(op); err != nil {
+			return nil, n, err
+		}
+		n++
+	}
+	return st, n, rows.Err()
 }
