@@ -32,6 +32,20 @@ const APIPrefix = "/api/seedpod/v1"
 // uploads get their own, larger limits where they are added.
 const maxBodyBytes = 1 << 20
 
+// maxUploadBytes caps photo uploads: pod/media refuses images over 20 MiB
+// with a clear message, so the transport allows a little more for the
+// multipart framing.
+const maxUploadBytes = 21 << 20
+
+// bodyLimit is the body cap of a request: uploads get maxUploadBytes,
+// everything else maxBodyBytes.
+func bodyLimit(r *http.Request) int64 {
+	if r.Method == http.MethodPost && (r.URL.Path == "/api/v1/photos" || r.URL.Path == "/api/v1/photos.json") {
+		return maxUploadBytes
+	}
+	return maxBodyBytes
+}
+
 // Mode says who is calling.
 type Mode int
 
@@ -132,7 +146,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			"this pod only answers requests for "+s.opts.Host)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r))
 
 	if r.URL.Path == "/login" {
 		s.handleLogin(w, r)
