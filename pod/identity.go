@@ -92,9 +92,8 @@ func (p *Pod) Identity(ctx context.Context) (Identity, error) {
 		return Identity{}, fmt.Errorf("read identity key: %w", err)
 	}
 	p.mu.Lock()
-	g := p.keygen
-	p.mu.Unlock()
-	if g != nil {
+	defer p.mu.Unlock()
+	if g := p.keygen; g != nil {
 		switch {
 		case g.err != nil:
 			id.Key = KeyStatus{State: "failed", Error: g.err.Error()}
@@ -123,7 +122,7 @@ func (p *Pod) CreateIdentity(ctx context.Context, name, username string) (Identi
 	if !usernameRE.MatchString(username) {
 		return Identity{}, fmt.Errorf("%w: username %q: use 1 to 32 lowercase letters, digits, '_', '.' or '-', starting with a letter, digit or '_'", ErrInvalid, username)
 	}
-	if err := checkText("name", name, 64); err != nil {
+	if err := checkText("name", name, 32); err != nil { // diaspora's first_name limit
 		return Identity{}, err
 	}
 	if name == "" {
