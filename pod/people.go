@@ -27,11 +27,11 @@ import (
 const peopleMediaPrefix = "/api/seedpod/v1/media/"
 
 // peopleMediaURL is the URL of a blob of the pod's media store.
-func peopleMediaURL(sha string) string {
+func peopleMediaURL(ctx context.Context, sha string) string {
 	if sha == "" {
 		return ""
 	}
-	return peopleMediaPrefix + sha
+	return absURL(ctx, peopleMediaPrefix+sha)
 }
 
 // peopleOwnAvatar reads the profile/avatar field: the URLs of its sizes, nil
@@ -48,7 +48,7 @@ func peopleOwnAvatar(ctx context.Context, q store.Querier) (*apiv1.PhotoSizes, e
 	first := func(s ...string) string {
 		for _, x := range s {
 			if x != "" {
-				return peopleMediaURL(x)
+				return peopleMediaURL(ctx, x)
 			}
 		}
 		return ""

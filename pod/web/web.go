@@ -157,6 +157,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if base := pod.BaseURLFor(r.Host); base != "" {
+		r = r.WithContext(pod.WithBaseURL(r.Context(), base))
+	}
 	if s.opts.Mode == ModeServe {
 		sess := s.sessions.fromRequest(r)
 		if sess == nil {
