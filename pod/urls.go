@@ -3,7 +3,6 @@ package pod
 import (
 	"context"
 	"net"
-	"strings"
 )
 
 // The API's JSON carries URLs (avatars, photo sizes). diaspora* API v1
