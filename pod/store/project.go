@@ -80,12 +80,21 @@ func (tx *Tx) published(guid string) (Published, error) {
 	return p, nil
 }
 
-// projectOwn dispatches an own guid to its area by publish kind. A guid
-// retracted before its Publish arrived has no kind yet: nothing to show.
+// projectOwn dispatches an own guid to its area by publish kind. A Retract
+// tombstones its guid whatever holds it, so a guid retracted before its
+// Publish arrived (or one that only a received entity holds) goes to the
+// area of what the fold knows under it, if anything.
 func (tx *Tx) projectOwn(guid string) error {
 	p, err := tx.published(guid)
-	if err != nil || !p.Exists {
+	if err != nil {
 		return err
+	}
+	if !p.Exists {
+		r, ok, err := tx.received(guid)
+		if err != nil || !ok {
+			return err
+		}
+		return tx.projectReceived(guid, r.EntityType)
 	}
 	switch p.Kind {
 	case "post", "reshare":
