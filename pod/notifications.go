@@ -211,17 +211,31 @@ func (p *Pod) ReadAllNotifications(ctx context.Context, before time.Time) error 
 	})
 }
 
-// Counts are the unread badges of GET /api/seedpod/v1/counts.
+// Counts are the badges of GET /api/seedpod/v1/counts.
 type Counts struct {
 	NotificationsUnread int `json:"notifications_unread"`
 	ConversationsUnread int `json:"conversations_unread"`
+	Drafts              int `json:"drafts"`
+	// OutboxPending is what the network has not heard yet; nothing records
+	// deliveries before federation (issue 6), so it counts every entry of
+	// the outbox view.
+	OutboxPending int `json:"outbox_pending"`
 }
 
-// Counts counts the unread notifications and conversations.
+// Counts counts the unread notifications and conversations, the drafts and
+// the outbox.
 func (p *Pod) Counts(ctx context.Context) (Counts, error) {
 	c, err := store.UnreadCounts(ctx, p.db.R, p.cfg.Now())
 	if err != nil {
 		return Counts{}, err
 	}
-	return Counts{NotificationsUnread: c.Notifications, ConversationsUnread: c.Conversations}, nil
+	drafts, err := store.DraftCount(ctx, p.db.R)
+	if err != nil {
+		return Counts{}, err
+	}
+	outbox, err := store.OutboxCount(ctx, p.db.R)
+	if err != nil {
+		return Counts{}, err
+	}
+	return Counts{NotificationsUnread: c.Notifications, ConversationsUnread: c.Conversations, Drafts: drafts, OutboxPending: outbox}, nil
 }
