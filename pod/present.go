@@ -1,0 +1,305 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"seedpod/pod/apiv1"
+	"seedpod/pod/store"
+)
+
+// The v1 Post presenter (API.md §2): posts rows to apiv1.Post, with every
+// per-post lookup batched over the page (authors, counters, my
+// interactions, photos, polls, mentions) and reshares collapsed onto their
+// absolute root.
+
+// maxRootDepth bounds the walk from a reshare to its absolute root.
+// Reshares are made of the absolute root (diaspora's ReshareService), so
+// chains are rare; a longer one is shown without its root.
+const maxRootDepth = 4
+
+// Post is one post as the API shows it, or ErrNotFound.
+func (p *Pod) Post(ctx context.Context, guid string) (apiv1.Post, error) {
+	row, ok, err := store.PostByGUID(ctx, p.db.R, guid)
+	if err != nil {
+		return apiv1.Post{}, err
+	}
+	if !ok {
+		return apiv1.Post{}, errPostNotFound(guid)
+	}
+	posts, err := p.PresentPosts(ctx, []store.PostRow{row})
+	if err != nil {
+		return apiv1.Post{}, err
+	}
+	return posts[0], nil
+}
+
+// PresentPosts turns posts rows into v1 Posts, in the same order, as the
+// current user sees them.
+func (p *Pod) PresentPosts(ctx context.Context, rows []store.PostRow) ([]apiv1.Post, error) {
+	return p.presentPosts(ctx, rows, true)
+}
+
+// presentPosts does PresentPosts; without withUser, the posts are shown as
+// to nobody in particular (own_interaction_state all false, no own_answer),
+// as diaspora's search/posts does.
+func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser bool) ([]apiv1.Post, error) {
+	out := make([]apiv1.Post, 0, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	q := p.db.R
+	me, err := p.postsMe(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// Rows by guid, then the roots of reshares, level by level.
+	byGUID := map[string]store.PostRow{}
+	for _, r := range rows {
+		byGUID[r.GUID] = r
+	}
+	for depth := 0; depth < maxRootDepth; depth++ {
+		var missing []string
+		for _, r := range byGUID {
+			if r.PostType == store.PostTypeReshare && r.RootGUID != "" {
+				if _, ok := byGUID[r.RootGUID]; !ok {
+					missing = append(missing, r.RootGUID)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		found, err := store.PostsByGUIDs(ctx, q, missing)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			break
+		}
+		for g, r := range found {
+			byGUID[g] = r
+		}
+	}
+	absRoot := func(r store.PostRow) (store.PostRow, bool) {
+		for range maxRootDepth + 1 {
+			if r.PostType != store.PostTypeReshare {
+				return r, true
+			}
+			next, ok := byGUID[r.RootGUID]
+			if !ok || r.RootGUID == "" {
+				return store.PostRow{}, false
+			}
+			r = next
+		}
+		return store.PostRow{}, false
+	}
+
+	// Everything shown in full: the rows and their roots.
+	var shown []store.PostRow
+	seen := map[string]bool{}
+	add := func(r store.PostRow) {
+		if !seen[r.GUID] {
+			seen[r.GUID] = true
+			shown = append(shown, r)
+		}
+	}
+	for _, r := range rows {
+		add(r)
+		if r.PostType == store.PostTypeReshare {
+			if root, ok := absRoot(r); ok {
+				add(root)
+			}
+		}
+	}
+
+	mentions, err := store.PostMentions(ctx, q, shown)
+	if err != nil {
+		return nil, err
+	}
+	var guids, handles, photoGUIDs []string
+	for _, r := range shown {
+		guids = append(guids, r.GUID)
+		if !r.Own {
+			handles = append(handles, r.Author)
+		}
+		if r.PostType == store.PostTypeStatusMessage {
+			photoGUIDs = append(photoGUIDs, r.Photos...)
+			handles = append(handles, mentions[r.GUID]...)
+		}
+	}
+	people, err := store.PostPeopleByHandles(ctx, q, handles)
+	if err != nil {
+		return nil, err
+	}
+	// Counters and my state by the interactions area's rules (likes count
+	// people, locally hidden comments are not counted, …).
+	inter, err := store.InteractionsOfPosts(ctx, q, guids)
+	if err != nil {
+		return nil, err
+	}
+	photos, err := store.PhotosByGUIDs(ctx, q, photoGUIDs)
+	if err != nil {
+		return nil, err
+	}
+
+	person := func(handle string) (apiv1.Person, bool) {
+		if strings.EqualFold(handle, me.person.DiasporaID) {
+			return me.person, me.nsfw
+		}
+		if pe, ok := people[strings.ToLower(handle)]; ok {
+			return apiv1.Person{GUID: pe.GUID, DiasporaID: pe.Handle, Name: pe.Name, Avatar: pe.Avatar}, pe.NSFW
+		}
+		return apiv1.Person{DiasporaID: handle}, false
+	}
+
+	built := map[string]apiv1.Post{}
+	base := func(r store.PostRow) apiv1.Post {
+		author, authorNSFW := me.person, me.nsfw
+		if !r.Own {
+			author, authorNSFW = person(r.Author)
+		}
+		post := apiv1.Post{
+			GUID:                r.GUID,
+			CreatedAt:           apiv1.NewTime(time.UnixMilli(r.CreatedAt)),
+			PostType:            r.PostType,
+			Public:              r.Public,
+			NSFW:                r.NSFW || authorNSFW,
+			Author:              author,
+			ProviderDisplayName: r.Provider,
+		}
+		pi := inter[r.GUID]
+		post.InteractionCounters = apiv1.InteractionCounters{Comments: pi.Comments, Likes: pi.Likes, Reshares: pi.Reshares}
+		if withUser {
+			post.OwnInteractionState = apiv1.OwnInteractionState{Liked: pi.Liked, Reshared: pi.Reshared,
+				Subscribed: pi.Subscribed, Reported: pi.Reported}
+		}
+		if r.EditedAt > 0 {
+			t := apiv1.NewTime(time.UnixMilli(r.EditedAt))
+			post.Seedpod = &apiv1.PostExtension{EditedAt: &t}
+		}
+		return post
+	}
+	for _, r := range shown {
+		if r.PostType != store.PostTypeStatusMessage {
+			continue
+		}
+		post := base(r)
+		post.Body = r.Text
+		post.Title = postTitle(r.Title, post.Author)
+		for _, g := range r.Photos {
+			if ph, ok := photos[g]; ok {
+				post.Photos = append(post.Photos, apiv1.PostPhoto{Dimensions: photoDimensions(ph), Sizes: p.photoSizes(ctx, ph)})
+			}
+		}
+		for _, h := range mentions[r.GUID] {
+			if pe, _ := person(h); pe.GUID != "" {
+				post.MentionedPeople = append(post.MentionedPeople, pe)
+			}
+		}
+		if r.Poll != nil {
+			t, err := store.PollTallyOf(ctx, q, r.GUID, r.Poll)
+			if err != nil {
+				return nil, err
+			}
+			poll := &apiv1.Poll{GUID: r.Poll.GUID, Question: r.Poll.Question, ParticipationCount: t.Total,
+				AlreadyParticipated: withUser && t.Own != 0}
+			for _, a := range r.Poll.Answers {
+				pa := apiv1.PollAnswer{ID: a.ID, Answer: a.Answer, VoteCount: t.Counts[a.ID]}
+				if withUser {
+					own := t.Own == a.ID
+					pa.OwnAnswer = &own
+				}
+				poll.Answers = append(poll.Answers, pa)
+			}
+			post.Poll = poll
+		}
+		if r.Location != nil {
+			post.Location = &apiv1.Location{Address: r.Location.Address, Lat: r.Location.Lat, Lng: r.Location.Lng}
+		}
+		built[r.GUID] = post
+	}
+	for _, r := range rows {
+		if r.PostType == store.PostTypeStatusMessage {
+			out = append(out, built[r.GUID])
+			continue
+		}
+		post := base(r)
+		root, ok := absRoot(r)
+		if rp, has := built[root.GUID]; ok && has {
+			post.Body, post.Title, post.Photos, post.Poll = rp.Body, rp.Title, rp.Photos, rp.Poll
+			post.Location, post.MentionedPeople, post.NSFW = rp.Location, rp.MentionedPeople, rp.NSFW
+			post.Root = &rp
+		} else {
+			post.Title = postTitle("", post.Author)
+		}
+		out = append(out, post)
+	}
+	return out, nil
+}
+
+// postTitle is diaspora's post title: the first heading or the start of
+// the text (markup's Title, projected into posts.title), or "A post from
+// <name>" when there is no text.
+func postTitle(title string, author apiv1.Person) string {
+	if title != "" {
+		return title
+	}
+	name := author.Name
+	if name == "" {
+		name = author.DiasporaID
+	}
+	return "A post from " + name
+}
+
+func photoDimensions(ph store.PhotoRow) apiv1.PhotoDimensions {
+	var d apiv1.PhotoDimensions
+	if ph.Width > 0 && ph.Height > 0 {
+		w, h := ph.Width, ph.Height
+		d.Width, d.Height = &w, &h
+	}
+	return d
+}
+
+// photoSizes are a photo's URLs: own photos' blobs are served by the pod
+// (mediaURL), received ones stay where their pod has them.
+func (p *Pod) photoSizes(ctx context.Context, ph store.PhotoRow) apiv1.PhotoSizes {
+	s := ph.Sizes
+	if ph.Own {
+		return apiv1.PhotoSizes{Small: mediaURL(ctx, s.Small), Medium: mediaURL(ctx, s.Medium),
+			Large: mediaURL(ctx, s.Large), Raw: mediaURL(ctx, s.Raw)}
+	}
+	return apiv1.PhotoSizes{Small: s.Small, Medium: s.Medium, Large: s.Large, Raw: s.Raw}
+}
+
+// presentPhoto is the full v1 photo.
+func (p *Pod) presentPhoto(ctx context.Context, ph store.PhotoRow) apiv1.Photo {
+	return apiv1.Photo{GUID: ph.GUID, CreatedAt: apiv1.NewTime(time.UnixMilli(ph.CreatedAt)), Post: ph.PostGUID,
+		Dimensions: photoDimensions(ph), Sizes: p.photoSizes(ctx, ph)}
+}
+
+// postsMeView is the user as the author of posts.
+type postsMeView struct {
+	person apiv1.Person
+	nsfw   bool
+}
+
+// postsMe reads the user's short person (the people area's MePersonIn)
+// and profile nsfw flag; before the identity exists, an empty person.
+func (p *Pod) postsMe(ctx context.Context) (postsMeView, error) {
+	var v postsMeView
+	person, err := MePersonIn(ctx, p.db.R)
+	switch {
+	case errors.Is(err, ErrNoIdentity):
+	case err != nil:
+		return v, err
+	default:
+		v.person = person
+	}
+	nsfw, err := store.Field(ctx, p.db.R, "profile/nsfw")
+	v.nsfw = nsfw == "true"
+	return v, err
+}
