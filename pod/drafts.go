@@ -485,22 +485,17 @@ func applyMerge(target, patch any) any {
 	return tm
 }
 
-// PublishDraft publishes a draft as a post (the posts area's CreatePost)
-// and deletes the draft. ifMatch as in UpdateDraft; a draft with
+// PublishDraft publishes a draft as a post and deletes the draft, in one
+// write: the post's Publish and the draft's delete (superseding exactly
+// the version read) commit together or not at all, so a second publish of
+// the same draft finds nothing and cannot post twice, and a refused post
+// leaves the draft as it was. ifMatch as in UpdateDraft; a draft with
 // concurrent versions must be resolved first (ErrConflict).
-//
-// The two steps are two writes: the draft is deleted first (superseding
-// exactly the versions read), so a second publish of the same draft finds
-// nothing and cannot post twice; if the post is then refused, the draft is
-// written back (same content, a new revision). What is refused before
-// anything is written: a limited draft without aspects, an empty draft.
 func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (apiv1.Post, error) {
 	if !ValidDraftID(id) {
 		return apiv1.Post{}, draftNotFound(id)
 	}
-	var content DraftContent
-	var value string
-	var deleted *oplog.Op
+	var guid string
 	err := p.log.Write(ctx, func(w *store.Writer) error {
 		row, preds, err := draftForWrite(w, id, ifMatch)
 		if err != nil {
@@ -510,8 +505,8 @@ func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (ap
 			return fmt.Errorf("%w: draft %s has %d concurrent versions (edited on several devices); "+
 				"keep one (PATCH with If-Match: %q) before publishing", ErrConflict, id, len(row.Versions), row.Revision())
 		}
-		value = row.Versions[0].Value
-		if err := decodeDraft([]byte(value), &content); err != nil {
+		var content DraftContent
+		if err := decodeDraft([]byte(row.Versions[0].Value), &content); err != nil {
 			return err
 		}
 		if !content.Public && len(content.Aspects) == 0 {
@@ -520,33 +515,27 @@ func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (ap
 		if strings.TrimSpace(content.Body) == "" && len(content.Photos) == 0 {
 			return fmt.Errorf("%w: the draft is empty: a post needs a body or photos", ErrInvalid)
 		}
-		deleted, err = w.Append(oplog.DraftWrite{Register: store.DraftRegister(id), Deleted: true, Pred: preds})
+		public := apiv1.Bool(content.Public)
+		in := PostInput{Body: content.Body, Public: &public, Aspects: AspectIDList(content.Aspects), Photos: content.Photos}
+		if c := content.Poll; c != nil {
+			in.Poll = &PollInput{Question: c.Question, Answers: c.Answers}
+		}
+		if l := content.Location; l != nil {
+			lat, lng := Coordinate(l.Lat), Coordinate(l.Lng)
+			in.Location = &LocationInput{Address: l.Address, Lat: &lat, Lng: &lng}
+		}
+		if guid, err = PublishPostIn(w, in); err != nil {
+			return err
+		}
+		_, err = w.Append(oplog.DraftWrite{Register: store.DraftRegister(id), Deleted: true, Pred: preds})
 		return err
 	})
 	if err != nil {
 		return apiv1.Post{}, err
 	}
-	public := apiv1.Bool(content.Public)
-	in := PostInput{Body: content.Body, Public: &public, Aspects: AspectIDList(content.Aspects), Photos: content.Photos}
-	if c := content.Poll; c != nil {
-		in.Poll = &PollInput{Question: c.Question, Answers: c.Answers}
-	}
-	if l := content.Location; l != nil {
-		lat, lng := Coordinate(l.Lat), Coordinate(l.Lng)
-		in.Location = &LocationInput{Address: l.Address, Lat: &lat, Lng: &lng}
-	}
-	post, perr := p.CreatePost(ctx, in)
-	if perr != nil {
-		// Put the draft back: a write superseding the delete.
-		rerr := p.log.Write(context.WithoutCancel(ctx), func(w *store.Writer) error {
-			_, err := w.Append(oplog.DraftWrite{Register: store.DraftRegister(id), Value: value,
-				Pred: []oplog.OpRef{oplog.RefOf(deleted.ID())}})
-			return err
-		})
-		if rerr != nil {
-			p.logger.Error("draft lost after a refused publish", "draft", id, "err", rerr)
-		}
-		return apiv1.Post{}, perr
+	post, err := p.Post(ctx, guid)
+	if err != nil {
+		return apiv1.Post{}, err
 	}
 	if post.Seedpod == nil {
 		post.Seedpod = &apiv1.PostExtension{}

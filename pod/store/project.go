@@ -20,7 +20,7 @@ import (
 // projectionTables are cleared by a refold and rebuilt by the projections.
 var projectionTables = []string{"people", "aspects", "contacts", "posts", "post_versions", "post_tags",
 	"post_mentions", "photos", "comments", "comment_mentions", "likes", "poll_votes", "remote_retractions",
-	"conversations", "messages", "notifications", "drafts"}
+	"conversations", "messages", "notifications", "drafts", "post_photo_refs"}
 
 // project updates the domain tables for one change.
 func (tx *Tx) project(c Change) error {
