@@ -21,3 +21,13 @@ func TestCountsBadges(t *testing.T) {
 		t.Fatalf("counts after a draft and a post: %+v (before %+v)", c1, c0)
 	}
 }
+
+func TestV1JSONSuffix(t *testing.T) {
+	r := newAPIRig(t).withIdentity()
+	a := r.json("GET", V1Prefix+"/aspects", nil, http.StatusOK, nil)
+	b := r.json("GET", V1Prefix+"/aspects.json", nil, http.StatusOK, nil)
+	if string(a) != string(b) || len(a) < 10 {
+		t.Fatalf("aspects %s vs aspects.json %s", a, b)
+	}
+	r.json("GET", APIPrefix+"/identity.json", nil, http.StatusNotFound, nil) // only v1 has the suffix
+}

@@ -157,6 +157,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	// Every v1 route also answers with a .json suffix (Rails' format).
+	if rest, ok := strings.CutPrefix(r.URL.Path, V1Prefix+"/"); ok && strings.HasSuffix(rest, ".json") {
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, ".json")
+		r.URL.RawPath = ""
+	}
 	if base := pod.BaseURLFor(r.Host); base != "" {
 		r = r.WithContext(pod.WithBaseURL(r.Context(), base))
 	}
