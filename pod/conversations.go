@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -374,6 +375,47 @@ func (p *Pod) ConversationMessages(ctx context.Context, guid string, pg apiv1.In
 		msgs = append(msgs, v)
 	}
 	return msgs, more, nil
+}
+
+// MessagesHTML sets the HTML of messages as presented (a Seedpod extension
+// the client asks for: the schema closes the message). Mentions of people
+// the pod knows (the user too) link to them, read once for all the
+// messages; only texts with "@{" (every mention has it) are searched for
+// mentions. The footnote ids start with the message's guid.
+func (p *Pod) MessagesHTML(ctx context.Context, ms []apiv1.Message) error {
+	var handles []string
+	for _, m := range ms {
+		if strings.Contains(m.Body, "@{") {
+			for _, mn := range markup.Mentions(m.Body) {
+				handles = append(handles, mn.Handle)
+			}
+		}
+	}
+	known := map[string]apiv1.Person{}
+	if len(handles) > 0 {
+		people, err := store.PostPeopleByHandles(ctx, p.db.R, handles)
+		if err != nil {
+			return err
+		}
+		for h, pe := range people {
+			known[strings.ToLower(h)] = apiv1.Person{GUID: pe.GUID, DiasporaID: pe.Handle, Name: pe.Name, Avatar: pe.Avatar}
+		}
+		me, err := MePersonIn(ctx, p.db.R)
+		switch {
+		case err == nil:
+			known[strings.ToLower(me.DiasporaID)] = me
+		case !errors.Is(err, ErrNoIdentity):
+			return err
+		}
+	}
+	person := func(handle string) (apiv1.Person, bool) {
+		pe, ok := known[strings.ToLower(handle)]
+		return pe, ok
+	}
+	for i := range ms {
+		ms[i].HTML = renderHTML(ms[i].Body, ms[i].GUID, person)
+	}
+	return nil
 }
 
 // SendMessage writes a message in a conversation (ErrNotFound when unknown

@@ -274,6 +274,25 @@ func (p *Pod) presentComments(ctx context.Context, cs []store.CommentView) ([]ap
 	return out, nil
 }
 
+// CommentsHTML sets the HTML of comments as presented (a Seedpod
+// extension the client asks for: the schema closes the comment). Mentions
+// link to the people in each comment's mentioned_people, which already
+// holds every known person it mentions (the user too), so nothing is read.
+// The footnote ids start with the comment's guid.
+func CommentsHTML(cs []apiv1.Comment) {
+	for i := range cs {
+		c := &cs[i]
+		c.HTML = renderHTML(c.Body, c.GUID, func(handle string) (apiv1.Person, bool) {
+			for _, pe := range c.MentionedPeople {
+				if strings.EqualFold(handle, pe.DiasporaID) {
+					return pe, true
+				}
+			}
+			return apiv1.Person{}, false
+		})
+	}
+}
+
 // ---- Likes ----
 
 // Likes lists the likes of a post (commentGUID "") or of one of its

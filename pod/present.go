@@ -3,17 +3,21 @@ package pod
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
 	"seedpod/pod/apiv1"
+	"seedpod/pod/markup"
 	"seedpod/pod/store"
 )
 
 // The v1 Post presenter (API.md §2): posts rows to apiv1.Post, with every
 // per-post lookup batched over the page (authors, counters, my
 // interactions, photos, polls, mentions) and reshares collapsed onto their
-// absolute root.
+// absolute root. Each post also carries its text as safe HTML
+// (seedpod.html, rendered by pod/markup): mentions of people the pod knows
+// link to /people/<guid>, tags to /tags/<tag>.
 
 // maxRootDepth bounds the walk from a reshare to its absolute root.
 // Reshares are made of the absolute root (diaspora's ReshareService), so
@@ -156,6 +160,12 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		return apiv1.Person{DiasporaID: handle}, false
 	}
 
+	// mentioned is person for renderHTML: known people only.
+	mentioned := func(handle string) (apiv1.Person, bool) {
+		pe, _ := person(handle)
+		return pe, pe.GUID != ""
+	}
+
 	built := map[string]apiv1.Post{}
 	base := func(r store.PostRow) apiv1.Post {
 		author, authorNSFW := me.person, me.nsfw
@@ -220,6 +230,12 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		if r.Location != nil {
 			post.Location = &apiv1.Location{Address: r.Location.Address, Lat: r.Location.Lat, Lng: r.Location.Lng}
 		}
+		if h := renderHTML(r.Text, r.GUID, mentioned); h != "" {
+			if post.Seedpod == nil {
+				post.Seedpod = &apiv1.PostExtension{}
+			}
+			post.Seedpod.HTML = h
+		}
 		built[r.GUID] = post
 	}
 	for _, r := range rows {
@@ -233,12 +249,52 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 			post.Body, post.Title, post.Photos, post.Poll = rp.Body, rp.Title, rp.Photos, rp.Poll
 			post.Location, post.MentionedPeople, post.NSFW = rp.Location, rp.MentionedPeople, rp.NSFW
 			post.Root = &rp
+			if rp.Seedpod != nil && rp.Seedpod.HTML != "" {
+				// The root's text under the reshare's guid: footnote ids
+				// must not collide when both are on one page. Without
+				// footnotes the prefix is nowhere in the HTML, so the
+				// root's rendering is reused rather than rendered again.
+				h := rp.Seedpod.HTML
+				if strings.Contains(h, "fn:") {
+					h = renderHTML(root.Text, r.GUID, mentioned)
+				}
+				post.Seedpod = &apiv1.PostExtension{HTML: h}
+			}
 		} else {
 			post.Title = postTitle("", post.Author)
 		}
 		out = append(out, post)
 	}
 	return out, nil
+}
+
+// renderHTML is text as safe HTML (pod/markup) for the API's html keys;
+// footnote ids start with idPrefix (the guid of the post, comment or
+// message). person resolves a mentioned handle (lowercase, as markup gives
+// it) from lookups already made for the page, so rendering queries
+// nothing: a known person (ok with a guid) becomes a link to
+// /people/<guid> shown with their display name, anyone else plain text.
+// Tags link to /tags/<tag>. Text markup.Check refuses (invalid UTF-8,
+// control characters, too long: possible only in received text) gives "",
+// so the key is left out and clients show the body as text.
+func renderHTML(text, idPrefix string, person func(handle string) (apiv1.Person, bool)) string {
+	if text == "" {
+		return ""
+	}
+	r, err := markup.Render(text, markup.Options{
+		IDPrefix: idPrefix,
+		PersonURL: func(handle, _ string) (string, string, bool) {
+			pe, ok := person(handle)
+			if !ok || pe.GUID == "" {
+				return "", "", false
+			}
+			return "/people/" + url.PathEscape(pe.GUID), pe.Name, true
+		},
+	})
+	if err != nil {
+		return ""
+	}
+	return r.HTML
 }
 
 // postTitle is diaspora's post title: the first heading or the start of

@@ -102,6 +102,10 @@ type PostExtension struct {
 	EditedAt *Time     `json:"edited_at,omitempty"`
 	Delivery *Delivery `json:"delivery,omitempty"`
 	DraftID  string    `json:"draft_id,omitempty"`
+	// HTML is the post's text (for a reshare its root's: the body) as
+	// sanitised HTML, safe to put into a page as it is (pod/markup);
+	// omitted when there is no text.
+	HTML string `json:"html,omitempty"`
 }
 
 // Delivery summarises where a post has been delivered.
@@ -154,6 +158,10 @@ type Comment struct {
 	MentionedPeople []Person            `json:"mentioned_people"`
 	Reported        bool                `json:"reported"`
 	Interactions    CommentInteractions `json:"interactions"`
+	// HTML is the body as sanitised HTML. The schema closes the comment,
+	// so it is set only when the client asks for it (html=1, a Seedpod
+	// extension); otherwise it is empty and left out.
+	HTML string `json:"html,omitempty"`
 }
 
 // MarshalJSON sends mentioned_people as [] when empty.
@@ -221,6 +229,10 @@ type Message struct {
 	CreatedAt Time   `json:"created_at"`
 	Body      string `json:"body"`
 	Author    Person `json:"author"`
+	// HTML is the body as sanitised HTML, set only when the client asks
+	// for it (html=1, a Seedpod extension: the schema closes the message);
+	// otherwise empty and left out.
+	HTML string `json:"html,omitempty"`
 }
 
 // Notification types (schema notification enum). Private-message

@@ -171,8 +171,19 @@ func (s *Server) handleHideConversation(w http.ResponseWriter, r *http.Request) 
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// handleMessages is GET /conversations/:guid/messages. Seedpod extension:
+// with the query parameter html=1 every message also carries "html", its
+// body as sanitised HTML (pod/markup: mentions of known people link to
+// /people/<guid>, tags to /tags/<tag>). diaspora*'s schema closes the
+// message, so the key is never sent unasked; the Link header keeps the
+// parameter.
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 	if !s.needPod(w) {
+		return
+	}
+	withHTML, err := htmlParam(r)
+	if err != nil {
+		s.conversationsFail(w, r, err)
 		return
 	}
 	page := apiv1.ParseIndexPage(r.URL.Query())
@@ -181,14 +192,28 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if withHTML {
+		if err := s.pod.MessagesHTML(r.Context(), msgs); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	if l := page.Link(r.URL, more); l != "" {
 		w.Header().Set("Link", l)
 	}
 	writeJSON(w, http.StatusOK, msgs)
 }
 
+// handleSendMessage is POST /conversations/:guid/messages. Seedpod
+// extension: with html=1 in the query the new message carries "html" as in
+// handleMessages.
 func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.needPod(w) {
+		return
+	}
+	withHTML, err := htmlParam(r)
+	if err != nil {
+		s.conversationsFail(w, r, err)
 		return
 	}
 	var in struct {
@@ -202,6 +227,17 @@ func (s *Server) handleSendMessage(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if withHTML {
+		// The message is written: a failed read of the people it mentions
+		// must not turn that into an error a client would retry, so the
+		// answer goes without html then.
+		ms := []apiv1.Message{m}
+		if err := s.pod.MessagesHTML(r.Context(), ms); err != nil {
+			s.log.Error("api: message html", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			m = ms[0]
+		}
 	}
 	writeJSON(w, http.StatusCreated, m)
 }

@@ -563,8 +563,8 @@ func (r *apiRig) postsMe() string {
 func TestPostsEditAndVersions(t *testing.T) {
 	r, _ := postsRig(t)
 	p := r.postsCreate(map[string]any{"body": "first #one", "public": true})
-	if p.Seedpod != nil {
-		t.Errorf("unedited post has an extension: %+v", p.Seedpod)
+	if p.Seedpod == nil || p.Seedpod.EditedAt != nil || p.Seedpod.HTML == "" {
+		t.Errorf("unedited post: extension %+v, want html and no edited_at", p.Seedpod)
 	}
 	path := APIPrefix + "/posts/" + p.GUID
 
