@@ -1,7 +1,6 @@
 package store
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -28,6 +27,12 @@ func (tx *Tx) touch(c Change) {
 // apply folds one stored op in.
 func (tx *Tx) apply(op *oplog.Op) error {
 	body, err := oplog.DecodeBody(op.Kind, op.Body)
+	return tx.applyBody(op, body, err)
+}
+
+// applyBody folds in a stored op whose body was decoded (err: the
+// decoding's error).
+func (tx *Tx) applyBody(op *oplog.Op, body any, err error) error {
 	if errors.Is(err, oplog.ErrUnknownKind) {
 		d, e, s := idArgs(op.ID())
 		_, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO st_unapplied (device, epoch, seq, kind) VALUES (?, ?, ?, ?)",
@@ -77,26 +82,31 @@ func stampOfRow(wall, logical int64, dev []byte, epoch int64, seq uint64) oplog.
 }
 
 func (tx *Tx) applyField(at oplog.Stamp, b oplog.SetField) error {
-	var wall, logical, epoch int64
-	var dev []byte
-	var seq uint64
-	err := tx.QueryRowContext(tx.ctx, "SELECT wall, logical, device, epoch, seq FROM st_fields WHERE key = ?", b.Key).
-		Scan(&wall, &logical, &dev, &epoch, &seq)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	d, e, s := idArgs(at.ID())
+	// Most keys are new or rewritten rarely: try the insert first, and
+	// compare stamps only when a value is already there.
+	res, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO st_fields (key, value, wall, logical, device, epoch, seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.Key, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s)
+	if err != nil {
 		return err
-	default:
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		var wall, logical, epoch int64
+		var dev []byte
+		var seq uint64
+		if err := tx.QueryRowContext(tx.ctx, "SELECT wall, logical, device, epoch, seq FROM st_fields WHERE key = ?", b.Key).
+			Scan(&wall, &logical, &dev, &epoch, &seq); err != nil {
+			return err
+		}
 		if at.Compare(stampOfRow(wall, logical, dev, epoch, seq)) <= 0 {
 			return nil
 		}
-	}
-	d, e, s := idArgs(at.ID())
-	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO st_fields (key, value, wall, logical, device, epoch, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall,
-		logical = excluded.logical, device = excluded.device, epoch = excluded.epoch, seq = excluded.seq`,
-		b.Key, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s); err != nil {
-		return err
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE st_fields SET value = ?, wall = ?, logical = ?, device = ?, epoch = ?,
+			seq = ? WHERE key = ?`, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s, b.Key); err != nil {
+			return err
+		}
 	}
 	tx.touch(Change{Kind: oplog.KindSetField, Key: b.Key})
 	return nil
@@ -131,13 +141,10 @@ func (tx *Tx) applyDraft(at oplog.Stamp, b oplog.DraftWrite) error {
 
 func (tx *Tx) applySetAdd(at oplog.Stamp, b oplog.SetAdd) error {
 	d, e, s := idArgs(at.ID())
-	var removed int
-	if err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM st_set_removed
-		WHERE name = ? AND member = ? AND device = ? AND epoch = ? AND seq = ?`, b.Set, b.Member, d, e, s).Scan(&removed); err != nil {
-		return err
-	}
+	// live unless a remove that observed this tag arrived first.
 	if _, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO st_set_adds (name, member, device, epoch, seq, live)
-		VALUES (?, ?, ?, ?, ?, ?)`, b.Set, b.Member, d, e, s, removed == 0); err != nil {
+		VALUES (?1, ?2, ?3, ?4, ?5, NOT EXISTS (SELECT 1 FROM st_set_removed
+			WHERE name = ?1 AND member = ?2 AND device = ?3 AND epoch = ?4 AND seq = ?5))`, b.Set, b.Member, d, e, s); err != nil {
 		return err
 	}
 	tx.touch(Change{Kind: oplog.KindSetAdd, Key: b.Set, Member: b.Member})
@@ -162,31 +169,37 @@ func (tx *Tx) applySetRemove(b oplog.SetRemove) error {
 
 func (tx *Tx) applyPublish(at oplog.Stamp, b oplog.Publish) error {
 	id := at.ID()
-	var dev []byte
-	var epoch int64
-	var seq uint64
-	err := tx.QueryRowContext(tx.ctx, "SELECT device, epoch, seq FROM st_published WHERE guid = ?", b.GUID).Scan(&dev, &epoch, &seq)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return err
-	default:
-		cur := oplog.ID{Log: oplog.LogID{Device: dev, Epoch: uint64(epoch)}, Seq: seq}
-		if cur.Compare(id) <= 0 {
-			return nil
-		}
-	}
 	d, e, s := idArgs(id)
 	body := []byte(b.Body)
 	if body == nil {
 		body = []byte{}
 	}
-	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO st_published (guid, device, epoch, seq, kind, parent, created_at, body, recipients)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guid) DO UPDATE SET device = excluded.device, epoch = excluded.epoch,
-		seq = excluded.seq, kind = excluded.kind, parent = excluded.parent, created_at = excluded.created_at,
-		body = excluded.body, recipients = excluded.recipients`,
-		b.GUID, d, e, s, b.Kind, b.Parent, b.CreatedAt, body, jsonStrings(b.Recipients)); err != nil {
+	args := []any{b.GUID, d, e, s, b.Kind, b.Parent, b.CreatedAt, body, jsonStrings(b.Recipients)}
+	// A guid is published once, almost always: insert, and only when
+	// another op already holds the guid keep the lowest op ID.
+	res, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO st_published (guid, device, epoch, seq, kind, parent,
+		created_at, body, recipients) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		var dev []byte
+		var epoch int64
+		var seq uint64
+		if err := tx.QueryRowContext(tx.ctx, "SELECT device, epoch, seq FROM st_published WHERE guid = ?", b.GUID).
+			Scan(&dev, &epoch, &seq); err != nil {
+			return err
+		}
+		cur := oplog.ID{Log: oplog.LogID{Device: dev, Epoch: uint64(epoch)}, Seq: seq}
+		if cur.Compare(id) <= 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE st_published SET device = ?2, epoch = ?3, seq = ?4, kind = ?5,
+			parent = ?6, created_at = ?7, body = ?8, recipients = ?9 WHERE guid = ?1`, args...); err != nil {
+			return err
+		}
 	}
 	tx.touch(Change{Kind: oplog.KindPublish, Key: b.GUID})
 	return nil
@@ -211,27 +224,33 @@ func (tx *Tx) applyRead(b oplog.ReadUpTo) error {
 
 func (tx *Tx) applyReceived(at oplog.Stamp, b oplog.Received) error {
 	id := at.ID()
-	var dev []byte
-	var epoch int64
-	var seq uint64
-	err := tx.QueryRowContext(tx.ctx, "SELECT device, epoch, seq FROM st_received WHERE guid = ?", b.GUID).Scan(&dev, &epoch, &seq)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	d, e, s := idArgs(id)
+	args := []any{b.GUID, d, e, s, b.EntityType, b.Author, b.PayloadHash, b.Payload}
+	// Deduplicated by guid: insert, and only when another op already
+	// holds the guid keep the lowest op ID.
+	res, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO st_received (guid, device, epoch, seq, entity_type, author,
+		payload_hash, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
 		return err
-	default:
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		var dev []byte
+		var epoch int64
+		var seq uint64
+		if err := tx.QueryRowContext(tx.ctx, "SELECT device, epoch, seq FROM st_received WHERE guid = ?", b.GUID).
+			Scan(&dev, &epoch, &seq); err != nil {
+			return err
+		}
 		cur := oplog.ID{Log: oplog.LogID{Device: dev, Epoch: uint64(epoch)}, Seq: seq}
 		if cur.Compare(id) <= 0 {
 			return nil
 		}
-	}
-	d, e, s := idArgs(id)
-	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO st_received (guid, device, epoch, seq, entity_type, author, payload_hash, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guid) DO UPDATE SET device = excluded.device, epoch = excluded.epoch,
-		seq = excluded.seq, entity_type = excluded.entity_type, author = excluded.author,
-		payload_hash = excluded.payload_hash, payload = excluded.payload`,
-		b.GUID, d, e, s, b.EntityType, b.Author, b.PayloadHash, b.Payload); err != nil {
-		return err
+		if _, err := tx.ExecContext(tx.ctx, `UPDATE st_received SET device = ?2, epoch = ?3, seq = ?4, entity_type = ?5,
+			author = ?6, payload_hash = ?7, payload = ?8 WHERE guid = ?1`, args...); err != nil {
+			return err
+		}
 	}
 	tx.touch(Change{Kind: oplog.KindReceived, Key: b.GUID, Entity: b.EntityType})
 	return nil
@@ -239,6 +258,11 @@ func (tx *Tx) applyReceived(at oplog.Stamp, b oplog.Received) error {
 
 // flush runs the projections of everything touched since the last flush.
 func (tx *Tx) flush() error {
+	if len(tx.order) == 0 {
+		return nil
+	}
+	tx.cache = &flushCache{folds: map[string]*guidFold{}, commentPosts: map[string]string{}}
+	defer func() { tx.cache = nil }()
 	for len(tx.order) > 0 {
 		c := tx.order[0]
 		tx.order = tx.order[1:]

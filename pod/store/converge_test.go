@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -260,6 +261,81 @@ func diffProjections(t *testing.T, what string, got, want map[string][]string) {
 	}
 }
 
+// checkFTS fails unless posts_fts and comments_fts, which the projections
+// write (0009_speed.sql), index exactly the rows of posts and comments:
+// every term of a reference index built from the rows, and every term the
+// FTS5 table has ever seen, matches the same rowids in both.
+func checkFTS(t *testing.T, what string, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.W.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	ids := func(query string, args ...any) []int64 {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", what, query, err)
+		}
+		defer rows.Close()
+		var out []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	for _, table := range []string{"posts", "comments"} {
+		fts := table + "_fts"
+		for _, q := range []string{
+			"CREATE VIRTUAL TABLE temp.ref USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')",
+			"INSERT INTO temp.ref (rowid, text) SELECT id, text FROM " + table,
+			"CREATE VIRTUAL TABLE temp.refv USING fts5vocab(temp, ref, row)",
+			"CREATE VIRTUAL TABLE temp.ftsv USING fts5vocab(main, " + fts + ", row)",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %s: %v", what, q, err)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT term FROM temp.refv UNION SELECT term FROM temp.ftsv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var terms []string
+		for rows.Next() {
+			var term string
+			if err := rows.Scan(&term); err != nil {
+				t.Fatal(err)
+			}
+			terms = append(terms, term)
+		}
+		rows.Close()
+		if len(terms) == 0 && len(ids("SELECT id FROM "+table)) > 0 {
+			t.Fatalf("%s: no terms in %s", what, table)
+		}
+		if got, want := ids("SELECT count(*) FROM "+fts), ids("SELECT count(*) FROM "+table); !slices.Equal(got, want) {
+			t.Errorf("%s: %s has %v rows, %s %v", what, fts, got, table, want)
+		}
+		for _, term := range terms {
+			expr := `"` + strings.ReplaceAll(term, `"`, `""`) + `"`
+			got := ids("SELECT rowid FROM "+fts+" WHERE "+fts+" MATCH ? ORDER BY rowid", expr)
+			want := ids("SELECT rowid FROM temp.ref WHERE ref MATCH ? ORDER BY rowid", expr)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %s MATCH %s: rowids %v, the rows say %v", what, fts, expr, got, want)
+			}
+		}
+		for _, q := range []string{"DROP TABLE temp.ftsv", "DROP TABLE temp.refv", "DROP TABLE temp.ref"} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestProjectionsConverge: any delivery order, with resends, gives the
 // same domain tables, and a shuffled refold gives them again.
 func TestProjectionsConverge(t *testing.T) {
@@ -279,10 +355,20 @@ func TestProjectionsConverge(t *testing.T) {
 			deliver(t, lb, devs, r)
 			want := projections(t, dbA)
 			diffProjections(t, "delivery order", projections(t, dbB), want)
+			checkFTS(t, "store A", dbA)
+			checkFTS(t, "store B", dbB)
+			// A refold rebuilds the FTS5 tables too: rows it does not
+			// write again must go.
+			for _, fts := range []string{"posts_fts", "comments_fts"} {
+				if _, err := dbB.W.Exec("INSERT INTO " + fts + " (rowid, text) VALUES (1, 'stale words')"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := lb.Refold(context.Background(), RefoldOptions{Shuffle: seed + 11}); err != nil {
 				t.Fatal(err)
 			}
 			diffProjections(t, "refold", projections(t, dbB), want)
+			checkFTS(t, "refold", dbB)
 			if t.Failed() {
 				t.FailNow()
 			}

@@ -73,7 +73,16 @@ func readMe(ctx context.Context, q querier) (Me, error) {
 }
 
 // Me reads the identity inside a transaction.
-func (tx *Tx) Me() (Me, error) { return readMe(tx.ctx, tx) }
+func (tx *Tx) Me() (Me, error) {
+	if tx.cache != nil && tx.cache.me != nil {
+		return *tx.cache.me, nil
+	}
+	m, err := readMe(tx.ctx, tx)
+	if err == nil && tx.cache != nil {
+		tx.cache.me = &m
+	}
+	return m, err
+}
 
 // Me reads the identity.
 func (db *DB) Me(ctx context.Context) (Me, error) { return readMe(ctx, db.R) }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -146,6 +147,10 @@ type Tx struct {
 	dirty map[Change]bool
 	order []Change
 	stmts map[string]*sql.Stmt
+	// cache holds fold reads while flush runs (project.go).
+	cache *flushCache
+	// prefetch parses an Apply batch's received payloads on the side.
+	prefetch *prefetch
 }
 
 // Ctx is the transaction's context.
@@ -271,16 +276,40 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 			return ApplyResult{}, fmt.Errorf("op %d of batch: %w", i, err)
 		}
 	}
-	for i, s := range batch {
-		op := ops[i]
-		key := op.Log.String()
-		head, ok := heads[key]
-		if !ok {
-			head, err = tx.head(op.Log)
+	keys := make([]string, len(ops))
+	for i, op := range ops {
+		keys[i] = op.Log.String()
+		if _, ok := heads[keys[i]]; !ok {
+			head, err := tx.head(op.Log)
 			if err != nil {
 				return ApplyResult{}, err
 			}
+			heads[keys[i]] = head
 		}
+	}
+	// Decode the bodies of the ops past their log's head (the others are
+	// resends; an op applied below is past the head, which only grows) and
+	// start parsing their received payloads on the side (prefetch.go)
+	// while the ops are stored and folded.
+	bodies := make([]any, len(ops))
+	bodyErrs := make([]error, len(ops))
+	for i, op := range ops {
+		if op.Seq > heads[keys[i]].Seq {
+			bodies[i], bodyErrs[i] = oplog.DecodeBody(op.Kind, op.Body)
+		}
+	}
+	tx.prefetch = startPrefetch(bodies)
+	defer func() {
+		tx.prefetch.close()
+		tx.prefetch = nil
+	}()
+	// The heads of the logs this batch advances, written once each at the
+	// end (in first-seen order) rather than after every op.
+	var advanced []oplog.LogID
+	for i, s := range batch {
+		op := ops[i]
+		key := keys[i]
+		head := heads[key]
 		if op.Seq <= head.Seq {
 			var stored []byte
 			if err := tx.QueryRowContext(ctx, "SELECT hash FROM ops WHERE device = ? AND epoch = ? AND seq = ?",
@@ -298,17 +327,25 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 		if err != nil {
 			return ApplyResult{}, err
 		}
+		if !slices.ContainsFunc(advanced, op.Log.Equal) {
+			advanced = append(advanced, op.Log)
+		}
 		heads[key] = next
-		if err := tx.insertOp(op, s); err != nil {
+		if err := tx.storeOp(op, s, next.Hash); err != nil {
 			return ApplyResult{}, err
 		}
-		if err := tx.apply(op); err != nil {
+		if err := tx.applyBody(op, bodies[i], bodyErrs[i]); err != nil {
 			return ApplyResult{}, err
 		}
 		if op.Clock.Compare(maxClock) > 0 {
 			maxClock = op.Clock
 		}
 		res.Applied++
+	}
+	for _, id := range advanced {
+		if err := tx.setHead(id, heads[id.String()]); err != nil {
+			return ApplyResult{}, err
+		}
 	}
 	if err := tx.flush(); err != nil {
 		return ApplyResult{}, err
@@ -340,15 +377,29 @@ func (tx *Tx) head(id oplog.LogID) (oplog.Head, error) {
 
 func (tx *Tx) insertOp(op *oplog.Op, s oplog.Signed) error {
 	h := s.Hash()
-	dev, ep := []byte(op.Log.Device), int64(op.Log.Epoch)
+	if err := tx.storeOp(op, s, h); err != nil {
+		return err
+	}
+	return tx.setHead(op.Log, oplog.Head{Seq: op.Seq, Hash: h})
+}
+
+// storeOp writes an op (h: its hash, s.Hash()) to the ops table; the log's
+// head is the caller's to advance (setHead).
+func (tx *Tx) storeOp(op *oplog.Op, s oplog.Signed, h [32]byte) error {
 	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO ops (device, epoch, seq, kind, wall, logical, bytes, sig, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, dev, ep, op.Seq, int64(op.Kind), int64(op.Clock.Wall), int64(op.Clock.Logical),
-		s.Bytes, s.Sig, h[:]); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, []byte(op.Log.Device), int64(op.Log.Epoch), op.Seq, int64(op.Kind),
+		int64(op.Clock.Wall), int64(op.Clock.Logical), s.Bytes, s.Sig, h[:]); err != nil {
 		return fmt.Errorf("store op %s:%d: %w", op.Log, op.Seq, err)
 	}
+	return nil
+}
+
+// setHead records a log's durable head.
+func (tx *Tx) setHead(id oplog.LogID, h oplog.Head) error {
 	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO heads (device, epoch, seq, hash) VALUES (?, ?, ?, ?)
-		ON CONFLICT (device, epoch) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, dev, ep, op.Seq, h[:]); err != nil {
-		return fmt.Errorf("advance head of %s: %w", op.Log, err)
+		ON CONFLICT (device, epoch) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+		[]byte(id.Device), int64(id.Epoch), h.Seq, h.Hash[:]); err != nil {
+		return fmt.Errorf("advance head of %s: %w", id, err)
 	}
 	return nil
 }

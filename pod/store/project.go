@@ -22,6 +22,12 @@ var projectionTables = []string{"people", "aspects", "contacts", "posts", "post_
 	"post_mentions", "photos", "comments", "comment_mentions", "likes", "poll_votes", "remote_retractions",
 	"conversations", "messages", "notifications", "drafts", "post_photo_refs"}
 
+// projectedFTSTables are the FTS5 tables the projections keep in step with
+// their tables (posts_fts: projectPost, comments_fts: projectComment), where
+// a trigger would open a statement savepoint and make FTS5 flush
+// (0009_speed.sql). A refold clears them with the projection tables.
+var projectedFTSTables = []string{"posts_fts", "comments_fts"}
+
 // project updates the domain tables for one change.
 func (tx *Tx) project(c Change) error {
 	switch c.Kind {
@@ -55,29 +61,85 @@ type Published struct {
 	Exists    bool // a Publish is known (it may also be retracted)
 }
 
+// guidFold is what the fold holds under one guid, read in one statement:
+// the own Publish (and its retraction), the received record, and hints
+// that spare the projections a query when nothing is there.
+type guidFold struct {
+	pub   Published
+	rec   Received
+	recOK bool
+	// hasEdits: some own edit names the guid as its parent.
+	hasEdits bool
+	// remoteRetraction: remote_retractions has a row for the guid (by
+	// whichever author; remotelyRetracted checks who).
+	remoteRetraction bool
+}
+
+// flushCache holds fold reads while flush runs the projections: the fold
+// (st_* tables) only changes in apply, never during a flush, so a guid's
+// record read by its projection serves the notifications and every other
+// projection that asks again. Nil outside flush.
+type flushCache struct {
+	folds map[string]*guidFold
+	me    *Me
+	// commentPosts are the post guids of the comments rows projectComment
+	// wrote in this flush (it is their only writer), by comment guid.
+	commentPosts map[string]string
+}
+
+// foldOf reads the fold's records of a guid.
+func (tx *Tx) foldOf(guid string) (*guidFold, error) {
+	if tx.cache != nil {
+		if f, ok := tx.cache.folds[guid]; ok {
+			return f, nil
+		}
+	}
+	f := &guidFold{pub: Published{Publish: oplog.Publish{GUID: guid}}, rec: Received{GUID: guid}}
+	var kind, parent, recips, entityType, author, payload sql.NullString
+	var created sql.NullInt64
+	var body []byte
+	err := tx.QueryRowContext(tx.ctx, `SELECT p.kind, p.parent, p.created_at, p.body, p.recipients,
+		EXISTS (SELECT 1 FROM st_retracted WHERE guid = ?1),
+		EXISTS (SELECT 1 FROM st_published WHERE parent = ?1 AND kind = '`+KindEdit+`'),
+		r.entity_type, r.author, r.payload,
+		EXISTS (SELECT 1 FROM remote_retractions WHERE target_guid = ?1)
+		FROM (SELECT 1) LEFT JOIN st_published p ON p.guid = ?1 LEFT JOIN st_received r ON r.guid = ?1`, guid).
+		Scan(&kind, &parent, &created, &body, &recips, &f.pub.Retracted, &f.hasEdits, &entityType, &author, &payload,
+			&f.remoteRetraction)
+	if err != nil {
+		return nil, fmt.Errorf("read fold of %s: %w", guid, err)
+	}
+	if kind.Valid {
+		f.pub.Exists = true
+		f.pub.Kind, f.pub.Parent, f.pub.CreatedAt = kind.String, parent.String, created.Int64
+		f.pub.Body = body
+		f.pub.Recipients = parseStrings(recips.String)
+	}
+	if entityType.Valid {
+		f.recOK = true
+		f.rec.EntityType, f.rec.Author, f.rec.Payload = entityType.String, author.String, payload.String
+	}
+	if tx.cache != nil {
+		tx.cache.folds[guid] = f
+	}
+	return f, nil
+}
+
+// forgetFold drops a guid's cached record: after a write to a table
+// foldOf reads besides the fold (remote_retractions).
+func (tx *Tx) forgetFold(guid string) {
+	if tx.cache != nil {
+		delete(tx.cache.folds, guid)
+	}
+}
+
 // published reads the fold's record of an own guid.
 func (tx *Tx) published(guid string) (Published, error) {
-	var p Published
-	p.GUID = guid
-	var body []byte
-	var recips string
-	err := tx.QueryRowContext(tx.ctx, `SELECT kind, parent, created_at, body, recipients FROM st_published WHERE guid = ?`, guid).
-		Scan(&p.Kind, &p.Parent, &p.CreatedAt, &body, &recips)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return p, fmt.Errorf("read published %s: %w", guid, err)
-	default:
-		p.Exists = true
-		p.Body = body
-		p.Recipients = parseStrings(recips)
+	f, err := tx.foldOf(guid)
+	if err != nil {
+		return Published{Publish: oplog.Publish{GUID: guid}}, err
 	}
-	var n int
-	if err := tx.QueryRowContext(tx.ctx, "SELECT count(*) FROM st_retracted WHERE guid = ?", guid).Scan(&n); err != nil {
-		return p, fmt.Errorf("read retraction of %s: %w", guid, err)
-	}
-	p.Retracted = n > 0
-	return p, nil
+	return f.pub, nil
 }
 
 // projectOwn dispatches an own guid to its area by publish kind. A Retract
@@ -141,16 +203,11 @@ type Received struct {
 }
 
 func (tx *Tx) received(guid string) (Received, bool, error) {
-	r := Received{GUID: guid}
-	err := tx.QueryRowContext(tx.ctx, "SELECT entity_type, author, payload FROM st_received WHERE guid = ?", guid).
-		Scan(&r.EntityType, &r.Author, &r.Payload)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, false, nil
-	}
+	f, err := tx.foldOf(guid)
 	if err != nil {
-		return r, false, fmt.Errorf("read received %s: %w", guid, err)
+		return Received{GUID: guid}, false, err
 	}
-	return r, true, nil
+	return f.rec, f.recOK, nil
 }
 
 // projectReceived dispatches an inbound entity to its area.
@@ -194,9 +251,19 @@ func (tx *Tx) timeID(table, guid string, ms int64) (int64, error) {
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
+	return tx.freeTimeID(table, timeIDOf(guid, ms))
+}
+
+// timeIDOf is the time id a row of guid created at ms gets when no other
+// row holds it.
+func timeIDOf(guid string, ms int64) int64 {
 	h := fnv.New32a()
 	h.Write([]byte(guid))
-	id := max(ms, 0)*1024 + int64(h.Sum32()%1024)
+	return max(ms, 0)*1024 + int64(h.Sum32()%1024)
+}
+
+// freeTimeID is the first id from id up that no row of table holds.
+func (tx *Tx) freeTimeID(table string, id int64) (int64, error) {
 	for {
 		var n int
 		if err := tx.QueryRowContext(tx.ctx, "SELECT count(*) FROM "+table+" WHERE id = ?", id).Scan(&n); err != nil {

@@ -516,7 +516,18 @@ const (
 var postNotificationTypes = []string{NotifyCommentOnPost, NotifyAlsoCommented, NotifyLiked, NotifyLikedComment,
 	NotifyReshared, NotifyMentioned, NotifyMentionedInComment}
 
-var postNotificationTypesJSON = jsonStrings(postNotificationTypes)
+// postNotificationTypesSQL is postNotificationTypes as an SQL list, for
+// type IN (…): constant, so a statement needs no json_each to read it.
+var postNotificationTypesSQL = sqlStringList(postNotificationTypes)
+
+// sqlStringList quotes strings as an SQL list: 'a', 'b'.
+func sqlStringList(v []string) string {
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return strings.Join(q, ", ")
+}
 
 // NotificationGUID is the deterministic guid of the notification of a type
 // about a target: the first 32 hex digits of SHA-256(type "|" target).
@@ -606,11 +617,6 @@ func (tx *Tx) writeNotification(typ, target string, events []notifyEvent) error 
 	return nil
 }
 
-// myHandleSQL is my handle in SQL (NULL before the identity exists), as
-// Me.Handle spells it.
-const myHandleSQL = `((SELECT value FROM st_fields WHERE key = 'identity/username') || '@' ||
-	coalesce(nullif((SELECT value FROM st_fields WHERE key = 'identity/domain'), ''), '` + LocalDomain + `'))`
-
 // notifyPost recomputes every notification whose target is the post guid.
 // One query says which kinds of event exist at all and which rows are
 // stored, so a post nobody reacted to (most of them) costs one statement.
@@ -618,27 +624,36 @@ func (tx *Tx) notifyPost(guid string) error {
 	if guid == "" {
 		return nil
 	}
+	me, err := tx.Me()
+	if err != nil {
+		return err
+	}
+	var handle any // NULL before the identity exists
+	if me.Exists() {
+		handle = me.Handle()
+	}
+	// The flags come packed in one column: each column read costs more
+	// than a bit.
 	var postID sql.NullInt64
-	var own, comments, likes, reshares, mentioned, commentLikes bool
+	var flags int64
 	var stored sql.NullString
-	err := tx.QueryRowContext(tx.ctx, `SELECT p.id, coalesce(p.own, 0),
-		EXISTS (SELECT 1 FROM comments WHERE post_guid = ?1 AND own = 0),
-		EXISTS (SELECT 1 FROM likes WHERE target_guid = ?1 AND own = 0),
-		EXISTS (SELECT 1 FROM posts WHERE root_guid = ?1 AND root_guid <> '' AND own = 0),
-		EXISTS (SELECT 1 FROM post_mentions WHERE post_id = p.id AND handle = `+myHandleSQL+`),
-		EXISTS (SELECT 1 FROM comments c JOIN likes l ON l.target_guid = c.guid AND l.own = 0 WHERE c.post_guid = ?1 AND c.own = 1),
-		(SELECT group_concat(type) FROM notifications WHERE target_guid = ?1 AND type IN (SELECT value FROM json_each(?2)))
-		FROM (SELECT 1) LEFT JOIN posts p ON p.guid = ?1`, guid, postNotificationTypesJSON).
-		Scan(&postID, &own, &comments, &likes, &reshares, &mentioned, &commentLikes, &stored)
+	err = tx.QueryRowContext(tx.ctx, `SELECT p.id, coalesce(p.own, 0)
+		| (EXISTS (SELECT 1 FROM comments WHERE post_guid = ?1 AND own = 0) << 1)
+		| (EXISTS (SELECT 1 FROM likes WHERE target_guid = ?1 AND own = 0) << 2)
+		| (EXISTS (SELECT 1 FROM posts WHERE root_guid = ?1 AND root_guid <> '' AND own = 0) << 3)
+		| (EXISTS (SELECT 1 FROM post_mentions WHERE post_id = p.id AND handle = ?2) << 4)
+		| (EXISTS (SELECT 1 FROM comments c WHERE c.post_guid = ?1 AND c.own = 1
+			AND EXISTS (SELECT 1 FROM likes l WHERE l.target_guid = c.guid AND l.own = 0)) << 5),
+		(SELECT group_concat(type) FROM notifications WHERE target_guid = ?1 AND type IN (`+postNotificationTypesSQL+`))
+		FROM (SELECT 1) LEFT JOIN posts p ON p.guid = ?1`, guid, handle).
+		Scan(&postID, &flags, &stored)
 	if err != nil {
 		return fmt.Errorf("read post %s: %w", guid, err)
 	}
+	own, comments, likes, reshares := flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0
+	mentioned, commentLikes := flags&16 != 0, flags&32 != 0
 	events := map[string][]notifyEvent{}
 	if postID.Valid && (comments || likes || reshares || mentioned || commentLikes) {
-		me, err := tx.Me()
-		if err != nil {
-			return err
-		}
 		if me.Exists() {
 			if err := tx.postEvents(events, guid, postID.Int64, me.Handle(), own, comments, likes, reshares, mentioned,
 				commentLikes); err != nil {
@@ -837,10 +852,12 @@ func (tx *Tx) postsOfDepth(guid string, depth int) ([]string, error) {
 	if guid == "" || depth > 2 {
 		return nil, nil
 	}
-	var kind, parent string
-	err := tx.QueryRowContext(tx.ctx, "SELECT kind, parent FROM st_published WHERE guid = ?", guid).Scan(&kind, &parent)
-	switch {
-	case err == nil:
+	f, err := tx.foldOf(guid)
+	if err != nil {
+		return nil, err
+	}
+	if f.pub.Exists {
+		kind, parent := f.pub.Kind, f.pub.Parent
 		switch kind {
 		case "post":
 			return []string{guid}, nil
@@ -852,11 +869,14 @@ func (tx *Tx) postsOfDepth(guid string, depth int) ([]string, error) {
 			return tx.postsOfDepth(parent, depth+1)
 		}
 		return nil, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("read published %s: %w", guid, err)
 	}
 	// A received guid: its row says where it is, else its payload (a
 	// retracted entity has no row any more).
+	if tx.cache != nil {
+		if post, ok := tx.cache.commentPosts[guid]; ok {
+			return []string{post}, nil // the comments row projectComment just wrote
+		}
+	}
 	var post string
 	err = tx.QueryRowContext(tx.ctx, `SELECT post_guid FROM comments WHERE guid = ?1
 		UNION ALL SELECT coalesce((SELECT post_guid FROM comments WHERE guid = l.target_guid), l.target_guid)
@@ -880,7 +900,7 @@ func (tx *Tx) postsOfDepth(guid string, depth int) ([]string, error) {
 	default:
 		return nil, nil
 	}
-	e, err := entity.Parse([]byte(r.Payload))
+	e, err := tx.parse(r.Payload)
 	if err != nil {
 		return nil, nil
 	}
@@ -1001,7 +1021,7 @@ func (tx *Tx) notifyReceived(c Change) error {
 		if err != nil || !ok {
 			return err
 		}
-		e, err := entity.Parse([]byte(r.Payload))
+		e, err := tx.parse(r.Payload)
 		if err != nil {
 			return nil
 		}

@@ -3,7 +3,6 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -56,7 +55,7 @@ func (tx *Tx) interactionReceived(guid, entityType string) (entity.Entity, Recei
 	if err != nil || !ok || r.EntityType != entityType {
 		return nil, r, false, err
 	}
-	e, err := entity.Parse([]byte(r.Payload))
+	e, err := tx.parse(r.Payload)
 	if err != nil {
 		return nil, r, false, nil
 	}
@@ -66,13 +65,8 @@ func (tx *Tx) interactionReceived(guid, entityType string) (entity.Entity, Recei
 	if author != strings.ToLower(r.Author) || entity.GUIDOf(e) != guid {
 		return nil, r, false, nil
 	}
-	var n int
-	if err := tx.QueryRowContext(tx.ctx, `SELECT count(*) FROM remote_retractions WHERE target_guid = ? AND author = ?`,
-		guid, author).Scan(&n); err != nil {
-		return nil, r, false, fmt.Errorf("read retraction of %s: %w", guid, err)
-	}
-	if n > 0 {
-		return nil, r, false, nil
+	if gone, err := tx.remotelyRetracted(guid, author); err != nil || gone {
+		return nil, r, false, err
 	}
 	return e, r, true, nil
 }
@@ -131,40 +125,79 @@ func (tx *Tx) commentSource(guid string) (commentRow, bool, error) {
 }
 
 // projectComment recomputes the comments row of a guid and its mentions.
+// Most projections write a comment the table does not have yet: the row
+// is first inserted at its time id unless the guid has a row or another
+// row holds the id, and only then is the stored row read, deleted and
+// written again. comments_fts follows the row here, not by triggers
+// (0009_speed.sql).
 func (tx *Tx) projectComment(guid string) error {
 	row, ok, err := tx.commentSource(guid)
 	if err != nil {
 		return err
 	}
-	var oldID int64
-	var oldPost string
-	err = tx.QueryRowContext(tx.ctx, "SELECT id, post_guid FROM comments WHERE guid = ?", guid).Scan(&oldID, &oldPost)
-	had := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("read comment %s: %w", guid, err)
-	}
-	if had {
-		if _, err := tx.ExecContext(tx.ctx, "DELETE FROM comment_mentions WHERE comment_id = ?", oldID); err != nil {
-			return fmt.Errorf("clear mentions of comment %s: %w", guid, err)
+	const insert = `INTO comments (id, guid, post_guid, own, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	id := int64(-1)
+	inserted := false
+	if ok {
+		id = timeIDOf(guid, row.createdAt)
+		res, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE "+insert, id, guid, row.postGUID, row.own, row.author,
+			row.text, row.createdAt)
+		if err != nil {
+			return fmt.Errorf("insert comment %s: %w", guid, err)
 		}
-		if _, err := tx.ExecContext(tx.ctx, "DELETE FROM comments WHERE guid = ?", guid); err != nil {
-			return fmt.Errorf("delete comment %s: %w", guid, err)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		inserted = n == 1
+	}
+	var oldID sql.NullInt64
+	var oldPost sql.NullString
+	if !inserted {
+		var taken bool
+		if err := tx.QueryRowContext(tx.ctx, `SELECT c.id, c.post_guid, EXISTS (SELECT 1 FROM comments WHERE id = ?2)
+			FROM (SELECT 1) LEFT JOIN comments c ON c.guid = ?1`, guid, id).Scan(&oldID, &oldPost, &taken); err != nil {
+			return fmt.Errorf("read comment %s: %w", guid, err)
+		}
+		if oldID.Valid {
+			if _, err := tx.ExecContext(tx.ctx, "DELETE FROM comment_mentions WHERE comment_id = ?", oldID.Int64); err != nil {
+				return fmt.Errorf("clear mentions of comment %s: %w", guid, err)
+			}
+			if _, err := tx.ExecContext(tx.ctx, "DELETE FROM comments WHERE id = ?", oldID.Int64); err != nil {
+				return fmt.Errorf("delete comment %s: %w", guid, err)
+			}
+			if _, err := tx.ExecContext(tx.ctx, "DELETE FROM comments_fts WHERE rowid = ?", oldID.Int64); err != nil {
+				return fmt.Errorf("unindex comment %s: %w", guid, err)
+			}
+		}
+		if ok {
+			// The deleted row may have freed the time id: probe from it.
+			if id, err = tx.freeTimeID("comments", id); err != nil {
+				return fmt.Errorf("time id of comment %s: %w", guid, err)
+			}
+			if _, err := tx.ExecContext(tx.ctx, "INSERT "+insert, id, guid, row.postGUID, row.own, row.author, row.text,
+				row.createdAt); err != nil {
+				return fmt.Errorf("insert comment %s: %w", guid, err)
+			}
 		}
 	}
 	if ok {
-		id, err := tx.timeID("comments", guid, row.createdAt)
-		if err != nil {
-			return fmt.Errorf("time id of comment %s: %w", guid, err)
-		}
-		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO comments (id, guid, post_guid, own, author, text, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, guid, row.postGUID, row.own, row.author, row.text, row.createdAt); err != nil {
-			return fmt.Errorf("insert comment %s: %w", guid, err)
+		if _, err := tx.ExecContext(tx.ctx, "INSERT INTO comments_fts (rowid, text) VALUES (?, ?)", id, row.text); err != nil {
+			return fmt.Errorf("index comment %s: %w", guid, err)
 		}
 		for _, m := range markup.Mentions(row.text) {
 			if _, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO comment_mentions (handle, comment_id) VALUES (?, ?)",
 				strings.ToLower(m.Handle), id); err != nil {
 				return fmt.Errorf("insert mention of comment %s: %w", guid, err)
 			}
+		}
+	}
+	had := oldID.Valid
+	if tx.cache != nil {
+		if ok {
+			tx.cache.commentPosts[guid] = row.postGUID
+		} else {
+			delete(tx.cache.commentPosts, guid)
 		}
 	}
 	// A comment is an interaction: the post's interacted_at follows its
@@ -174,8 +207,8 @@ func (tx *Tx) projectComment(guid string) error {
 			return err
 		}
 	}
-	if had && (!ok || oldPost != row.postGUID) {
-		return tx.touchInteracted(oldPost)
+	if had && (!ok || oldPost.String != row.postGUID) {
+		return tx.touchInteracted(oldPost.String)
 	}
 	return nil
 }
@@ -226,15 +259,18 @@ func (tx *Tx) projectLike(guid string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM likes WHERE guid = ?", guid); err != nil {
-		return fmt.Errorf("delete like %s: %w", guid, err)
-	}
 	if !ok {
+		if _, err := tx.ExecContext(tx.ctx, "DELETE FROM likes WHERE guid = ?", guid); err != nil {
+			return fmt.Errorf("delete like %s: %w", guid, err)
+		}
 		return nil
 	}
 	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO likes (guid, target_guid, target_type, own, author, positive, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, guid, row.target, row.targetType, row.own, row.author, row.positive, row.createdAt); err != nil {
-		return fmt.Errorf("insert like %s: %w", guid, err)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guid) DO UPDATE SET target_guid = excluded.target_guid,
+		target_type = excluded.target_type, own = excluded.own, author = excluded.author, positive = excluded.positive,
+		created_at = excluded.created_at`, guid, row.target, row.targetType, row.own, row.author, row.positive,
+		row.createdAt); err != nil {
+		return fmt.Errorf("write like %s: %w", guid, err)
 	}
 	return nil
 }
@@ -289,16 +325,18 @@ func (tx *Tx) projectPollVote(guid string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM poll_votes WHERE guid = ?", guid); err != nil {
-		return fmt.Errorf("delete poll vote %s: %w", guid, err)
-	}
 	if !ok {
+		if _, err := tx.ExecContext(tx.ctx, "DELETE FROM poll_votes WHERE guid = ?", guid); err != nil {
+			return fmt.Errorf("delete poll vote %s: %w", guid, err)
+		}
 		return nil
 	}
 	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO poll_votes (guid, post_guid, poll_guid, answer_id, own, author, created_at, answer_guid)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, guid, row.postGUID, row.pollGUID, row.answerID, row.own, row.author,
-		row.createdAt, row.answerGUID); err != nil {
-		return fmt.Errorf("insert poll vote %s: %w", guid, err)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guid) DO UPDATE SET post_guid = excluded.post_guid,
+		poll_guid = excluded.poll_guid, answer_id = excluded.answer_id, own = excluded.own, author = excluded.author,
+		created_at = excluded.created_at, answer_guid = excluded.answer_guid`, guid, row.postGUID, row.pollGUID,
+		row.answerID, row.own, row.author, row.createdAt, row.answerGUID); err != nil {
+		return fmt.Errorf("write poll vote %s: %w", guid, err)
 	}
 	return nil
 }

@@ -28,45 +28,125 @@ type postState struct {
 	versions []PostVersion
 	// embedded are a received post's photos, by guid.
 	embedded map[string]*entity.Photo
+	// rendered is the text rendered ahead (prefetch.go), nil if it was not.
+	rendered *markup.Rendered
 }
 
 // projectPost recomputes the posts row of one guid and what hangs off it.
+//
+// Most projections write a post the table does not have yet: projectPost
+// first tries that (one INSERT OR IGNORE at the post's time id), and reads
+// the stored row only when the guid has one, or another row holds the id.
+// posts_fts follows the row here, not by triggers (0009_speed.sql).
 func (tx *Tx) projectPost(guid string) error {
 	st, ok, err := tx.computePost(guid)
 	if err != nil {
 		return err
 	}
-	oldRefs, err := tx.postPhotoRefs(guid)
+	var pw postWrite
+	candidate := int64(-1)
+	if ok {
+		pw = preparePost(st)
+		candidate = timeIDOf(guid, st.row.CreatedAt)
+		inserted, err := tx.insertPost(pw, candidate, nil)
+		if err != nil {
+			return err
+		}
+		if inserted {
+			// A new row has no photo references to clear: they follow
+			// the row (written below, cleared with it).
+			return tx.writePostPhotos(guid, nil, st.row.Photos)
+		}
+	}
+	cur, err := tx.storedPost(guid, candidate)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		if err := tx.deletePost(guid); err != nil {
+	var oldRefs []string
+	if cur.hasRefs {
+		if oldRefs, err = tx.postPhotoRefs(guid); err != nil {
 			return err
 		}
-	} else if err := tx.writePost(st); err != nil {
-		return err
 	}
-	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM post_photo_refs WHERE post_guid = ?", guid); err != nil {
-		return fmt.Errorf("clear photo refs of %s: %w", guid, err)
-	}
-	photos := oldRefs
-	if ok {
-		for _, ph := range st.row.Photos {
-			if _, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO post_photo_refs (photo_guid, post_guid) VALUES (?, ?)",
-				ph, guid); err != nil {
-				return fmt.Errorf("write photo refs of %s: %w", guid, err)
+	if !ok {
+		if err := tx.deletePost(guid, cur); err != nil {
+			return err
+		}
+	} else if cur.exists {
+		if err := tx.updatePost(pw, cur); err != nil {
+			return err
+		}
+	} else {
+		id := candidate
+		if cur.candidateTaken {
+			if id, err = tx.freeTimeID("posts", candidate+1); err != nil {
+				return fmt.Errorf("time id of %s: %w", guid, err)
 			}
-			photos = append(photos, ph)
+		}
+		if _, err := tx.insertPost(pw, id, &cur); err != nil {
+			return err
 		}
 	}
-	slices.Sort(photos)
-	for _, ph := range slices.Compact(photos) {
+	if cur.hasRefs {
+		if _, err := tx.ExecContext(tx.ctx, "DELETE FROM post_photo_refs WHERE post_guid = ?", guid); err != nil {
+			return fmt.Errorf("clear photo refs of %s: %w", guid, err)
+		}
+	}
+	var photos []string
+	if ok {
+		photos = st.row.Photos
+	}
+	return tx.writePostPhotos(guid, oldRefs, photos)
+}
+
+// writePostPhotos writes the photo references of a post (its row's photos)
+// and re-projects those photos and the ones it named before (oldRefs).
+func (tx *Tx) writePostPhotos(guid string, oldRefs, photos []string) error {
+	all := oldRefs
+	for _, ph := range photos {
+		if _, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO post_photo_refs (photo_guid, post_guid) VALUES (?, ?)",
+			ph, guid); err != nil {
+			return fmt.Errorf("write photo refs of %s: %w", guid, err)
+		}
+		all = append(all, ph)
+	}
+	slices.Sort(all)
+	for _, ph := range slices.Compact(all) {
 		if err := tx.projectPhoto(ph); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// storedPost is what projectPost needs of a guid's current posts row and
+// its surroundings, read in one statement.
+type storedPost struct {
+	exists bool
+	id     int64
+	text   string
+	// hasRefs: post_photo_refs rows name the post.
+	hasRefs bool
+	// lastComment is the newest comment's created_at (0: none).
+	lastComment int64
+	// candidateTaken: another row holds the candidate time id.
+	candidateTaken bool
+}
+
+func (tx *Tx) storedPost(guid string, candidate int64) (storedPost, error) {
+	var cur storedPost
+	var id, last sql.NullInt64
+	var text sql.NullString
+	if err := tx.QueryRowContext(tx.ctx, `SELECT p.id, p.text,
+		EXISTS (SELECT 1 FROM post_photo_refs WHERE post_guid = ?1),
+		(SELECT max(created_at) FROM comments WHERE post_guid = ?1),
+		EXISTS (SELECT 1 FROM posts WHERE id = ?2)
+		FROM (SELECT 1) LEFT JOIN posts p ON p.guid = ?1`, guid, candidate).
+		Scan(&id, &text, &cur.hasRefs, &last, &cur.candidateTaken); err != nil {
+		return cur, fmt.Errorf("read post %s: %w", guid, err)
+	}
+	cur.exists, cur.id, cur.text, cur.lastComment = id.Valid, id.Int64, text.String, last.Int64
+	return cur, nil
 }
 
 func (tx *Tx) postPhotoRefs(postGUID string) ([]string, error) {
@@ -89,15 +169,15 @@ func (tx *Tx) postPhotoRefs(postGUID string) ([]string, error) {
 // computePost reads the post a guid names from the fold; ok is false when
 // there is none (never published, retracted, or not a post).
 func (tx *Tx) computePost(guid string) (postState, bool, error) {
-	p, err := tx.published(guid)
+	f, err := tx.foldOf(guid)
 	if err != nil {
 		return postState{}, false, err
 	}
-	if p.Exists && (p.Kind == KindPost || p.Kind == KindReshare) {
+	if p := f.pub; p.Exists && (p.Kind == KindPost || p.Kind == KindReshare) {
 		if p.Retracted {
 			return postState{}, false, nil
 		}
-		return tx.computeOwnPost(p)
+		return tx.computeOwnPost(p, f.hasEdits)
 	}
 	r, ok, err := tx.received(guid)
 	if err != nil || !ok {
@@ -110,10 +190,12 @@ func (tx *Tx) computePost(guid string) (postState, bool, error) {
 	if err != nil || retracted {
 		return postState{}, false, err
 	}
-	return computeReceivedPost(r)
+	return tx.computeReceivedPost(r)
 }
 
-func (tx *Tx) computeOwnPost(p Published) (postState, bool, error) {
+// computeOwnPost makes an own post's row from its Publish and, when
+// hasEdits says there are any, its edits.
+func (tx *Tx) computeOwnPost(p Published, hasEdits bool) (postState, bool, error) {
 	st := postState{row: PostRow{GUID: p.GUID, Own: true, CreatedAt: p.CreatedAt, Recipients: p.Recipients}}
 	if p.Kind == KindReshare {
 		st.row.PostType = PostTypeReshare
@@ -139,6 +221,9 @@ func (tx *Tx) computeOwnPost(p Published) (postState, bool, error) {
 		st.row.AspectIDs, st.row.Recipients = nil, nil
 	}
 	st.versions = []PostVersion{{Text: b.Text, EditedAt: p.CreatedAt, Source: p.GUID}}
+	if !hasEdits {
+		return st, true, nil
+	}
 	rows, err := tx.QueryContext(tx.ctx, `SELECT e.guid, e.created_at, e.body FROM st_published e
 		WHERE e.parent = ? AND e.kind = ? AND NOT EXISTS (SELECT 1 FROM st_retracted r WHERE r.guid = e.guid)
 		ORDER BY e.created_at, e.guid`, p.GUID, KindEdit)
@@ -166,8 +251,8 @@ func (tx *Tx) computeOwnPost(p Published) (postState, bool, error) {
 	return st, true, nil
 }
 
-func computeReceivedPost(r Received) (postState, bool, error) {
-	e, err := entity.Parse([]byte(r.Payload))
+func (tx *Tx) computeReceivedPost(r Received) (postState, bool, error) {
+	e, err := tx.parse(r.Payload)
 	if err != nil {
 		return postState{}, false, nil // the fold keeps what arrived; this binary cannot read it
 	}
@@ -182,6 +267,7 @@ func computeReceivedPost(r Received) (postState, bool, error) {
 			st.row.EditedAt = m.EditedAt.UnixMilli()
 		}
 		st.versions = []PostVersion{{Text: m.Text, EditedAt: max(st.row.CreatedAt, st.row.EditedAt), Source: r.GUID}}
+		st.rendered = tx.prerendered(r.Payload, m.Text)
 		if len(m.Photos) > 0 {
 			st.embedded = map[string]*entity.Photo{}
 			for _, ph := range m.Photos {
@@ -219,6 +305,13 @@ func computeReceivedPost(r Received) (postState, bool, error) {
 
 // remotelyRetracted reports whether author retracted target.
 func (tx *Tx) remotelyRetracted(target, author string) (bool, error) {
+	f, err := tx.foldOf(target)
+	if err != nil {
+		return false, err
+	}
+	if !f.remoteRetraction {
+		return false, nil // nobody retracted it
+	}
 	var n int
 	if err := tx.QueryRowContext(tx.ctx, "SELECT count(*) FROM remote_retractions WHERE target_guid = ? AND author = ?",
 		target, strings.ToLower(author)).Scan(&n); err != nil {
@@ -235,72 +328,136 @@ func jsonOrEmpty(v any) string {
 	return string(b)
 }
 
-func (tx *Tx) writePost(st postState) error {
+// postWrite is a post's row ready to write: the computed post and what
+// its text renders to.
+type postWrite struct {
+	st             postState
+	tags, mentions []string
+	title          string
+	nsfw           bool
+	// JSON columns
+	photos, poll, location, aspects, recipients string
+}
+
+func preparePost(st postState) postWrite {
 	r := st.row
-	id, err := tx.timeID("posts", r.GUID, r.CreatedAt)
-	if err != nil {
-		return fmt.Errorf("time id of %s: %w", r.GUID, err)
-	}
+	pw := postWrite{st: st, aspects: "[]", photos: jsonStrings(r.Photos), recipients: jsonStrings(r.Recipients)}
 	// One rendering gives the tags, mentions and title.
-	var tags, mentions []string
-	title := ""
 	if r.PostType == PostTypeStatusMessage && r.Text != "" {
-		if rendered, err := markup.Render(r.Text, markup.Options{}); err == nil {
-			tags, title = rendered.Tags, rendered.Title
+		rendered, err := st.rendered, error(nil)
+		if rendered == nil {
+			var out markup.Rendered
+			out, err = markup.Render(r.Text, markup.Options{})
+			rendered = &out
+		}
+		if err == nil {
+			pw.tags, pw.title = rendered.Tags, rendered.Title
 			for _, m := range rendered.Mentions {
-				mentions = append(mentions, m.Handle)
+				pw.mentions = append(pw.mentions, m.Handle)
 			}
 		}
 	}
-	nsfw := slices.Contains(tags, "nsfw")
-	interacted, err := tx.interactedAt(r.GUID, r.CreatedAt)
-	if err != nil {
-		return err
-	}
-	poll, loc := "", ""
+	pw.nsfw = slices.Contains(pw.tags, "nsfw")
 	if r.Poll != nil {
-		poll = jsonOrEmpty(r.Poll)
+		pw.poll = jsonOrEmpty(r.Poll)
 	}
 	if r.Location != nil {
-		loc = jsonOrEmpty(r.Location)
+		pw.location = jsonOrEmpty(r.Location)
 	}
-	aspects := "[]"
 	if len(r.AspectIDs) > 0 {
-		aspects = jsonOrEmpty(r.AspectIDs)
+		pw.aspects = jsonOrEmpty(r.AspectIDs)
 	}
-	if _, err := tx.ExecContext(tx.ctx, `INSERT INTO posts (id, guid, own, author, post_type, root_guid, public, text,
-		created_at, edited_at, interacted_at, nsfw, provider, photos, poll, location, aspect_ids, recipients, title)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (guid) DO UPDATE SET own = excluded.own, author = excluded.author, post_type = excluded.post_type,
-		root_guid = excluded.root_guid, public = excluded.public, text = excluded.text, title = excluded.title,
-		created_at = excluded.created_at,
-		edited_at = excluded.edited_at, interacted_at = excluded.interacted_at, nsfw = excluded.nsfw,
-		provider = excluded.provider, photos = excluded.photos, poll = excluded.poll, location = excluded.location,
-		aspect_ids = excluded.aspect_ids, recipients = excluded.recipients`,
-		id, r.GUID, r.Own, strings.ToLower(r.Author), r.PostType, r.RootGUID, r.Public, r.Text, r.CreatedAt, r.EditedAt,
-		interacted, nsfw, r.Provider, jsonStrings(r.Photos), poll, loc, aspects, jsonStrings(r.Recipients), title); err != nil {
+	return pw
+}
+
+// insertPost inserts a post's row at id, its posts_fts row and its index
+// rows. With cur nil the guid is not known to be free: the insert is
+// skipped (false) when the guid has a row or another row holds id, and
+// interacted_at is read from the comments in the same statement;
+// otherwise cur is what storedPost read.
+func (tx *Tx) insertPost(pw postWrite, id int64, cur *storedPost) (bool, error) {
+	r := pw.st.row
+	args := []any{id, r.GUID, r.Own, strings.ToLower(r.Author), r.PostType, r.RootGUID, r.Public, r.Text, r.CreatedAt,
+		r.EditedAt, pw.nsfw, r.Provider, pw.photos, pw.poll, pw.location, pw.aspects, pw.recipients, pw.title}
+	if cur == nil {
+		res, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO posts (id, guid, own, author, post_type, root_guid,
+			public, text, created_at, edited_at, nsfw, provider, photos, poll, location, aspect_ids, recipients, title,
+			interacted_at)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+				max(?9, coalesce((SELECT max(created_at) FROM comments WHERE post_guid = ?2), 0)))`, args...)
+		if err != nil {
+			return false, fmt.Errorf("write post %s: %w", r.GUID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return false, err
+		}
+	} else {
+		args = append(args, max(r.CreatedAt, cur.lastComment))
+		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO posts (id, guid, own, author, post_type, root_guid, public,
+			text, created_at, edited_at, nsfw, provider, photos, poll, location, aspect_ids, recipients, title,
+			interacted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+			return false, fmt.Errorf("write post %s: %w", r.GUID, err)
+		}
+	}
+	if _, err := tx.ExecContext(tx.ctx, "INSERT INTO posts_fts (rowid, text) VALUES (?, ?)", id, r.Text); err != nil {
+		return false, fmt.Errorf("index post %s: %w", r.GUID, err)
+	}
+	// A new row has no tags, mentions or versions to clear: deletePost
+	// clears them with the row, and its id was free.
+	return true, tx.writePostIndex(pw, id)
+}
+
+// updatePost rewrites the stored row of a post (cur) and its index rows.
+func (tx *Tx) updatePost(pw postWrite, cur storedPost) error {
+	r := pw.st.row
+	if _, err := tx.ExecContext(tx.ctx, `UPDATE posts SET own = ?, author = ?, post_type = ?, root_guid = ?, public = ?,
+		text = ?, created_at = ?, edited_at = ?, interacted_at = ?, nsfw = ?, provider = ?, photos = ?, poll = ?,
+		location = ?, aspect_ids = ?, recipients = ?, title = ? WHERE id = ?`,
+		r.Own, strings.ToLower(r.Author), r.PostType, r.RootGUID, r.Public, r.Text, r.CreatedAt, r.EditedAt,
+		max(r.CreatedAt, cur.lastComment), pw.nsfw, r.Provider, pw.photos, pw.poll, pw.location, pw.aspects,
+		pw.recipients, pw.title, cur.id); err != nil {
 		return fmt.Errorf("write post %s: %w", r.GUID, err)
 	}
-	if err := tx.clearPostIndex(id, r.GUID); err != nil {
+	if cur.text != r.Text {
+		if err := tx.reindex("posts_fts", cur.id, r.Text); err != nil {
+			return fmt.Errorf("index post %s: %w", r.GUID, err)
+		}
+	}
+	if err := tx.clearPostIndex(cur.id, r.GUID); err != nil {
 		return err
 	}
-	for _, t := range tags {
+	return tx.writePostIndex(pw, cur.id)
+}
+
+// writePostIndex writes a post's tags, mentions and versions.
+func (tx *Tx) writePostIndex(pw postWrite, id int64) error {
+	guid := pw.st.row.GUID
+	for _, t := range pw.tags {
 		if _, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)", t, id); err != nil {
-			return fmt.Errorf("write tags of %s: %w", r.GUID, err)
+			return fmt.Errorf("write tags of %s: %w", guid, err)
 		}
 	}
-	for _, h := range mentions {
+	for _, h := range pw.mentions {
 		if _, err := tx.ExecContext(tx.ctx, "INSERT OR IGNORE INTO post_mentions (handle, post_id) VALUES (?, ?)", h, id); err != nil {
-			return fmt.Errorf("write mentions of %s: %w", r.GUID, err)
+			return fmt.Errorf("write mentions of %s: %w", guid, err)
 		}
 	}
-	for _, v := range st.versions {
+	for _, v := range pw.st.versions {
 		if _, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO post_versions (post_guid, edited_at, text, source)
-			VALUES (?, ?, ?, ?)`, r.GUID, v.EditedAt, v.Text, v.Source); err != nil {
-			return fmt.Errorf("write versions of %s: %w", r.GUID, err)
+			VALUES (?, ?, ?, ?)`, guid, v.EditedAt, v.Text, v.Source); err != nil {
+			return fmt.Errorf("write versions of %s: %w", guid, err)
 		}
 	}
 	return nil
+}
+
+// reindex replaces the text of a row of an FTS5 table (one text column).
+func (tx *Tx) reindex(fts string, rowid int64, text string) error {
+	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM "+fts+" WHERE rowid = ?", rowid); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(tx.ctx, "INSERT INTO "+fts+" (rowid, text) VALUES (?, ?)", rowid, text)
+	return err
 }
 
 // clearPostIndex removes a post's tags, mentions and versions.
@@ -320,33 +477,22 @@ func (tx *Tx) clearPostIndex(id int64, guid string) error {
 	return nil
 }
 
-func (tx *Tx) deletePost(guid string) error {
-	var id int64
-	err := tx.QueryRowContext(tx.ctx, "SELECT id FROM posts WHERE guid = ?", guid).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+// deletePost removes a guid's post row (if any) and its index rows.
+func (tx *Tx) deletePost(guid string, cur storedPost) error {
+	if !cur.exists {
 		_, err := tx.ExecContext(tx.ctx, "DELETE FROM post_versions WHERE post_guid = ?", guid)
 		return err
 	}
-	if err != nil {
-		return fmt.Errorf("read post %s: %w", guid, err)
-	}
-	if err := tx.clearPostIndex(id, guid); err != nil {
+	if err := tx.clearPostIndex(cur.id, guid); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM posts WHERE id = ?", id); err != nil {
+	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM posts WHERE id = ?", cur.id); err != nil {
 		return fmt.Errorf("delete post %s: %w", guid, err)
 	}
-	return nil
-}
-
-// interactedAt is a post's last interaction: its newest comment, or its
-// creation.
-func (tx *Tx) interactedAt(guid string, created int64) (int64, error) {
-	var last sql.NullInt64
-	if err := tx.QueryRowContext(tx.ctx, "SELECT max(created_at) FROM comments WHERE post_guid = ?", guid).Scan(&last); err != nil {
-		return 0, fmt.Errorf("read last comment of %s: %w", guid, err)
+	if _, err := tx.ExecContext(tx.ctx, "DELETE FROM posts_fts WHERE rowid = ?", cur.id); err != nil {
+		return fmt.Errorf("unindex post %s: %w", guid, err)
 	}
-	return max(created, last.Int64), nil
+	return nil
 }
 
 // touchInteracted recomputes a post's interacted_at from its comments. The
@@ -419,7 +565,7 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 		return PhotoRow{}, false, err
 	}
 	if ok && r.EntityType == EntityPhoto {
-		e, err := entity.Parse([]byte(r.Payload))
+		e, err := tx.parse(r.Payload)
 		if err != nil {
 			return PhotoRow{}, false, nil
 		}
@@ -447,7 +593,7 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 	if err != nil || !ok {
 		return PhotoRow{}, false, err
 	}
-	st, ok, err := computeReceivedPost(pr)
+	st, ok, err := tx.computeReceivedPost(pr)
 	if err != nil || !ok || st.embedded[guid] == nil {
 		return PhotoRow{}, false, err
 	}
@@ -481,7 +627,7 @@ func (tx *Tx) projectRetraction(guid string) error {
 	if err != nil || !ok {
 		return err
 	}
-	e, err := entity.Parse([]byte(r.Payload))
+	e, err := tx.parse(r.Payload)
 	if err != nil {
 		return nil
 	}
@@ -493,6 +639,7 @@ func (tx *Tx) projectRetraction(guid string) error {
 		VALUES (?, ?, ?)`, ret.Target, strings.ToLower(r.Author), ret.TargetTypeName); err != nil {
 		return fmt.Errorf("record retraction of %s: %w", ret.Target, err)
 	}
+	tx.forgetFold(ret.Target) // its remoteRetraction hint is stale
 	switch ret.TargetTypeName {
 	case "Post", "StatusMessage", "Reshare":
 		return tx.projectPost(ret.Target)

@@ -15,8 +15,9 @@ import (
 )
 
 // Full-text search over the FTS5 tables of 0003_domain.sql (posts_fts,
-// comments_fts, messages_fts, people_fts), which triggers keep in step with
-// their tables. The tables are contentless: FTS5 answers which rowids match
+// comments_fts, messages_fts, people_fts), kept in step with their tables
+// by the projections (posts, comments: 0009_speed.sql) or by triggers
+// (messages, people). The tables are contentless: FTS5 answers which rowids match
 // (and their bm25 rank), the text comes from the source rows.
 //
 // User input never reaches FTS5 as syntax. ParseSearchQuery cuts it into
