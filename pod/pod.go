@@ -48,6 +48,8 @@ type Pod struct {
 	log     *store.Log
 	started time.Time
 
+	html htmlCache // rendered post HTML (htmlcache.go)
+
 	mu     sync.Mutex
 	keygen *keygen
 	wg     sync.WaitGroup // background work (key generation)

@@ -230,7 +230,7 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		if r.Location != nil {
 			post.Location = &apiv1.Location{Address: r.Location.Address, Lat: r.Location.Lat, Lng: r.Location.Lng}
 		}
-		if h := renderHTML(r.Text, r.GUID, mentioned); h != "" {
+		if h := p.renderPostHTML(r.Text, r.GUID, post.MentionedPeople, mentioned); h != "" {
 			if post.Seedpod == nil {
 				post.Seedpod = &apiv1.PostExtension{}
 			}
@@ -256,7 +256,7 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 				// root's rendering is reused rather than rendered again.
 				h := rp.Seedpod.HTML
 				if strings.Contains(h, "fn:") {
-					h = renderHTML(root.Text, r.GUID, mentioned)
+					h = p.renderPostHTML(root.Text, r.GUID, rp.MentionedPeople, mentioned)
 				}
 				post.Seedpod = &apiv1.PostExtension{HTML: h}
 			}
