@@ -6,7 +6,7 @@ VERSION ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	echo "0.1.0-dev+$$r$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)" || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench fuzz build build-desktop frontend dev smoke e2e clean
+.PHONY: run test bench bench-1m fuzz build build-desktop frontend dev smoke e2e clean
 
 ## run: install what is missing, build and start Seedpod (window, or serve without a display)
 run:
@@ -16,9 +16,13 @@ run:
 test:
 	@scripts/test.sh
 
-## bench: the Go benchmarks
+## bench: the Go benchmarks (the scale ones on a pod seeded with 100k posts, 1k contacts)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m ./...
+
+## bench-1m: the scale benchmarks (stream, search, seeding rate, serve RSS) at 1M posts
+bench-1m:
+	SEEDPOD_BENCH_POSTS=1000000 $(GO) test -run '^$$' -bench 'Scale|ServeRSS' -benchtime 200x -timeout 180m ./pod/web .
 
 ## fuzz: every fuzz target for FUZZTIME each (default 2m; make test runs them for 3s)
 fuzz:
