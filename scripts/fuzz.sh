@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target in the module for FUZZTIME each (default 5s).
-#   make test runs it briefly (FUZZTIME=3s); make fuzz runs it longer (2m).
+#   make test runs it briefly (FUZZTIME=5s: a target whose seed corpus takes longer than the fuzz time fails with "context deadline exceeded" on a loaded machine); make fuzz runs it longer (2m).
 # Crashers are written by go test to the package's testdata/fuzz/ and fail
 # the run; commit them once fixed, as regression seeds.
 set -euo pipefail
