@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"seedpod/pod"
@@ -100,4 +102,42 @@ func (r *apiRig) json(method, path string, body any, want int, out any) []byte {
 		}
 	}
 	return b
+}
+
+// opCount is the number of stored ops: a refused request must not add any.
+func (r *apiRig) opCount() int {
+	r.t.Helper()
+	var n int
+	if err := r.pod.DB().R.QueryRow("SELECT count(*) FROM ops").Scan(&n); err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
+// dumpQueries runs the queries and prints every row, one table after
+// another: a text to compare before and after a refold.
+func (r *apiRig) dumpQueries(queries ...string) string {
+	r.t.Helper()
+	var sb strings.Builder
+	for _, q := range queries {
+		rows, err := r.pod.DB().R.Query(q)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				r.t.Fatal(err)
+			}
+			fmt.Fprintln(&sb, vals...)
+		}
+		rows.Close()
+		sb.WriteString("--\n")
+	}
+	return sb.String()
 }

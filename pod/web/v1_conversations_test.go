@@ -76,14 +76,7 @@ func (r *apiRig) convReceive(e entity.Entity) {
 }
 
 // convOps counts the ops: a refusal must not add any.
-func (r *apiRig) convOps() int {
-	r.t.Helper()
-	var n int
-	if err := r.pod.DB().R.QueryRow("SELECT count(*) FROM ops").Scan(&n); err != nil {
-		r.t.Fatal(err)
-	}
-	return n
-}
+func (r *apiRig) convOps() int { return r.opCount() }
 
 // convGet reads one conversation and validates it.
 func (r *apiRig) convGet(guid string) apiv1.Conversation {
@@ -497,32 +490,11 @@ func TestConversationsListPaging(t *testing.T) {
 // convTables dumps the conversations tables, for refold comparisons.
 func (r *apiRig) convTables() string {
 	r.t.Helper()
-	var sb strings.Builder
-	for _, q := range []string{
+	return r.dumpQueries(
 		"SELECT id, guid, own, author, subject, participants, created_at, updated_at FROM conversations ORDER BY guid",
 		"SELECT id, guid, conversation_guid, own, author, text, created_at, received_at FROM messages ORDER BY guid",
 		"SELECT guid, type, target_guid, actors, created_at FROM notifications ORDER BY guid",
-	} {
-		rows, err := r.pod.DB().R.Query(q)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				r.t.Fatal(err)
-			}
-			fmt.Fprintln(&sb, vals...)
-		}
-		rows.Close()
-		sb.WriteString("--\n")
-	}
-	return sb.String()
+	)
 }
 
 // convRefoldSame refolds in shuffled orders and checks that the tables and

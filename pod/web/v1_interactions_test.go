@@ -114,14 +114,7 @@ func (r *apiRig) iaOwnPost(text string, public bool, poll *store.PostPoll) strin
 }
 
 // iaOps counts the ops: a refusal must not add any.
-func (r *apiRig) iaOps() int {
-	r.t.Helper()
-	var n int
-	if err := r.pod.DB().R.QueryRow("SELECT count(*) FROM ops").Scan(&n); err != nil {
-		r.t.Fatal(err)
-	}
-	return n
-}
+func (r *apiRig) iaOps() int { return r.opCount() }
 
 // iaRefuse sends a request that must be refused with want and change
 // nothing.
@@ -175,34 +168,13 @@ func (r *apiRig) iaPost(guid string) apiv1.Post {
 // iaTables dumps the interactions tables, for refold comparisons.
 func (r *apiRig) iaTables() string {
 	r.t.Helper()
-	var sb strings.Builder
-	for _, q := range []string{
+	return r.dumpQueries(
 		"SELECT id, guid, post_guid, own, author, text, created_at FROM comments ORDER BY guid",
 		"SELECT handle, comment_id FROM comment_mentions ORDER BY handle, comment_id",
 		"SELECT guid, target_guid, target_type, own, author, positive, created_at FROM likes ORDER BY guid",
 		"SELECT guid, post_guid, poll_guid, answer_id, own, author, created_at, answer_guid FROM poll_votes ORDER BY guid",
 		"SELECT guid, interacted_at FROM posts ORDER BY guid",
-	} {
-		rows, err := r.pod.DB().R.Query(q)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				r.t.Fatal(err)
-			}
-			fmt.Fprintln(&sb, vals...)
-		}
-		rows.Close()
-		sb.WriteString("--\n")
-	}
-	return sb.String()
+	)
 }
 
 // iaRefoldSame refolds in a shuffled order and checks the tables and the

@@ -54,45 +54,17 @@ func (r *apiRig) receivePeople(e entity.Entity) {
 }
 
 // peopleOps counts the stored ops.
-func (r *apiRig) peopleOps() int {
-	r.t.Helper()
-	var n int
-	if err := r.pod.DB().R.QueryRow("SELECT count(*) FROM ops").Scan(&n); err != nil {
-		r.t.Fatal(err)
-	}
-	return n
-}
+func (r *apiRig) peopleOps() int { return r.opCount() }
 
 // peopleTables dumps the people area's tables, sorted.
 func (r *apiRig) peopleTables() string {
 	r.t.Helper()
-	var b strings.Builder
-	for _, q := range []string{
+	return r.dumpQueries(
 		"SELECT guid, handle, name, avatar_medium, bio, location, gender, birthday, tags, searchable, nsfw, public_details, public_key, sharing, updated_at FROM people ORDER BY guid",
 		"SELECT id, name, ord FROM aspects ORDER BY id",
 		"SELECT person_guid, receiving, sharing FROM contacts ORDER BY person_guid",
 		"SELECT guid FROM people WHERE rowid IN (SELECT rowid FROM people_fts WHERE people_fts MATCH 'a* OR b* OR c* OR d* OR z*') ORDER BY guid",
-	} {
-		rows, err := r.pod.DB().R.Query(q)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				r.t.Fatal(err)
-			}
-			fmt.Fprintln(&b, vals...)
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
+	)
 }
 
 // withoutNulls drops null members of a JSON object: diaspora's schema types

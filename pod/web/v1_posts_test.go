@@ -112,14 +112,7 @@ func (r *apiRig) postsCreate(in map[string]any) apiv1.Post {
 }
 
 // postsOps counts the stored ops: refusals must not add any.
-func (r *apiRig) postsOps() int {
-	r.t.Helper()
-	var n int
-	if err := r.pod.DB().R.QueryRow("SELECT count(*) FROM ops").Scan(&n); err != nil {
-		r.t.Fatal(err)
-	}
-	return n
-}
+func (r *apiRig) postsOps() int { return r.opCount() }
 
 // postsStream reads a stream page, validates it and returns the guids.
 func (r *apiRig) postsStream(path string) ([]string, []apiv1.Post, http.Header) {
