@@ -68,7 +68,9 @@ describe('seedpod serve in the browser', () => {
       assert.equal(new URL(page.url()).hash, '#/' + label.toLowerCase());
     }
     await page.getByRole('link', { name: 'Settings' }).click();
-    await page.getByTestId('about-schema').filter({ hasText: 'version 1' }).waitFor();
+    const status = await page.evaluate(async () => (await fetch('/api/seedpod/v1/status')).json());
+    assert.ok(status.schema_version > 1, `schema version ${status.schema_version}`);
+    await page.getByTestId('about-schema').filter({ hasText: `version ${status.schema_version}` }).waitFor();
     await page.getByRole('code').filter({ hasText: pod.dataDir }).waitFor();
     assert.equal(await page.getByTestId('about-version').textContent(), version);
 
