@@ -24,9 +24,9 @@ bench:
 bench-1m:
 	SEEDPOD_BENCH_POSTS=1000000 $(GO) test -run '^$$' -bench 'Scale|ServeRSS' -benchtime 200x -timeout 180m ./pod/web .
 
-## fuzz: every fuzz target for FUZZTIME each (default 2m; make test runs them for 5s)
+## fuzz: every fuzz target for FUZZTIME each (default 120s; make test runs them for 5s)
 fuzz:
-	FUZZTIME=$${FUZZTIME:-2m} scripts/fuzz.sh
+	FUZZTIME=$${FUZZTIME:-120s} scripts/fuzz.sh
 
 ## frontend: build the UI into frontend/dist/app (embedded by the Go build)
 frontend:
