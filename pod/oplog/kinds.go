@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // CurrentSchema is the version of the op kinds this code knows; Log.Append
@@ -461,8 +462,28 @@ func (b ReadUpTo) validate() error {
 	return nil
 }
 
+// validReceivedKey is a received entity's key: a guid, or a guid and
+// "#<decimal>" for another version of the same entity (an edit of a
+// status message, keyed by its edited_at in ms). '#' never occurs in a
+// diaspora* guid, so the two never collide.
+func validReceivedKey(k string) bool {
+	base, version, ok := strings.Cut(k, "#")
+	if !ok {
+		return validGUID(k)
+	}
+	if len(version) == 0 || len(version) > 19 {
+		return false
+	}
+	for i := 0; i < len(version); i++ {
+		if version[i] < '0' || version[i] > '9' {
+			return false
+		}
+	}
+	return validGUID(base)
+}
+
 func (b Received) validate() error {
-	if !validGUID(b.GUID) {
+	if !validReceivedKey(b.GUID) {
 		return malformed("guid %q", b.GUID)
 	}
 	if b.EntityType == "" || b.Author == "" {

@@ -43,6 +43,7 @@ func TestBodiesRoundTrip(t *testing.T) {
 		Retract{GUID: "0123456789abcdef0123"},
 		ReadUpTo{Stream: "notifications", Watermark: 42},
 		Received{GUID: "remote-guid-0000000001", EntityType: "Comment", Author: "bob@pod.example", PayloadHash: testHash},
+		Received{GUID: "remote-guid-0000000001#1795709093000", EntityType: "status_message", Author: "bob@pod.example", PayloadHash: testHash},
 	}
 	for _, b := range bodies {
 		enc, err := EncodeBody(b)
@@ -114,6 +115,10 @@ func TestDecodeBodyIsStrict(t *testing.T) {
 		{"negative watermark", KindReadUpTo, `{"stream":"n","watermark":-1}`},
 		{"empty stream", KindReadUpTo, `{"stream":"","watermark":1}`},
 		{"payload hash", KindReceived, `{"guid":"remote-guid-0000000001","entity_type":"Comment","author":"a@b","payload_hash":"xyz"}`},
+		{"version without number", KindReceived, `{"guid":"remote-guid-0000000001#","entity_type":"StatusMessage","author":"a@b","payload_hash":"` + testHash + `"}`},
+		{"version not decimal", KindReceived, `{"guid":"remote-guid-0000000001#12a","entity_type":"StatusMessage","author":"a@b","payload_hash":"` + testHash + `"}`},
+		{"two versions", KindReceived, `{"guid":"remote-guid-0000000001#1#2","entity_type":"StatusMessage","author":"a@b","payload_hash":"` + testHash + `"}`},
+		{"version of a short guid", KindReceived, `{"guid":"short#1","entity_type":"StatusMessage","author":"a@b","payload_hash":"` + testHash + `"}`},
 		{"no author", KindReceived, `{"guid":"remote-guid-0000000001","entity_type":"Comment","payload_hash":"` + testHash + `"}`},
 	}
 	for _, c := range cases {
