@@ -128,7 +128,12 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprint(stderr, noWindowMessage)
 		return 1
 	}
-	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log})
+	fed, err := federationConfig(addTestOutboundFlags(flag.NewFlagSet("", flag.ContinueOnError)), 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod: %v\n", err)
+		return 1
+	}
+	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1
@@ -150,6 +155,9 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory")
 	listen := fs.String("listen", defaultListen, "loopback address to listen on")
+	testOut := addTestOutboundFlags(fs)
+	pollWait := fs.Duration("test-poll-wait", 0, "")
+	keyBits := fs.Int("test-key-bits", 0, "")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -157,11 +165,18 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
+	if testOut.on() {
+		log.Warn("TEST MODE: outbound federation goes to loopback")
+	}
+	fed, err := federationConfig(testOut, *pollWait)
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log})
+	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed, KeyBits: *keyBits})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1

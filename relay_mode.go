@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,10 +43,8 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	rate := fs.Float64("rate", relay.DefaultRateLimit.Rate, "requests per second per client address (IPv6 per /64); 0 turns limiting off")
 	burst := fs.Int("burst", relay.DefaultRateLimit.Burst, "requests a client may burst above --rate")
 	// Test-only: deliver to loopback (every name resolves to 127.0.0.1)
-	// and trust a test CA. Never for production: it turns the SSRF guard
-	// off for loopback.
-	testLoopback := fs.Bool("test-outbound-loopback", false, "")
-	testCA := fs.String("test-outbound-ca", "", "")
+	// and trust a test CA.
+	testOut := addTestOutboundFlags(fs)
 	if code, ok := parseRelayFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -75,25 +71,13 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	// Deliveries go out through the one hardened client: private and
 	// reserved addresses are refused when the socket opens, and diaspora
 	// deliveries never follow redirects.
-	outOpts := httpclient.Options{Version: versionString(), NoRedirects: true}
-	if *testLoopback {
-		log.Warn("TEST MODE: outbound deliveries go to loopback")
-		outOpts.AllowLoopback = true
-		outOpts.Lookup = func(context.Context, string) ([]netip.Addr, error) {
-			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
-		}
+	outOpts, err := testOut.options(httpclient.Options{Version: versionString(), NoRedirects: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
+		return 2
 	}
-	if *testCA != "" {
-		pemBytes, err := os.ReadFile(*testCA)
-		if err != nil {
-			fmt.Fprintf(stderr, "seedpod relay: --test-outbound-ca: %v\n", err)
-			return 2
-		}
-		outOpts.RootCAs = x509.NewCertPool()
-		if !outOpts.RootCAs.AppendCertsFromPEM(pemBytes) {
-			fmt.Fprintln(stderr, "seedpod relay: --test-outbound-ca: no certificate in the file")
-			return 2
-		}
+	if testOut.on() {
+		log.Warn("TEST MODE: outbound deliveries go to loopback")
 	}
 	out := httpclient.New(outOpts)
 	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log,

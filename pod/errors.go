@@ -21,6 +21,9 @@ var (
 	ErrGone = errors.New("not there")
 	// ErrForbidden: the user may not do this (delete another's post).
 	ErrForbidden = errors.New("not allowed")
+	// ErrUnavailable: another party (the relay, a remote pod) did not
+	// answer as needed; trying again later may work.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -9,6 +9,7 @@ package pod
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"seedpod/pod/datadir"
+	"seedpod/pod/federation"
+	"seedpod/pod/httpclient"
 	"seedpod/pod/store"
 )
 
@@ -37,6 +40,25 @@ type Config struct {
 	// KeyBits is the size of the identity's RSA key; 0 means
 	// DefaultKeyBits. Tests use smaller keys to save time.
 	KeyBits int
+	// Federation switches the federation engine on (serve and the window
+	// do; tests of the offline pod leave it nil). It runs in the
+	// background until Close.
+	Federation *FederationConfig
+}
+
+// FederationConfig configures the federation engine.
+type FederationConfig struct {
+	// Outbound is the guarded client for discovery and fetches; it must
+	// not follow redirects (the engine follows /fetch redirects itself).
+	// nil: a production client.
+	Outbound *httpclient.Client
+	// Relay is the client for the relay's owner API; its timeout must
+	// cover PollWait. nil: a production client.
+	Relay *httpclient.Client
+	// PollWait is how long an inbox pull waits for news (default 25 s).
+	PollWait time.Duration
+	// Backoff is the first wait after a failure (default 1 s).
+	Backoff time.Duration
 }
 
 // Pod is an open pod. It is safe for concurrent use.
@@ -52,7 +74,12 @@ type Pod struct {
 
 	mu     sync.Mutex
 	keygen *keygen
-	wg     sync.WaitGroup // background work (key generation)
+	key    *rsa.PrivateKey // the identity key once read (cachedKey)
+	wg     sync.WaitGroup  // background work (key generation, federation)
+
+	fed     *federation.Engine // nil without Config.Federation
+	changed chan struct{}      // a commit happened (federation's wake-up)
+	stop    context.CancelFunc // stops background work
 }
 
 // Open opens the pod's data directory (creating it), takes its lock, and
@@ -95,7 +122,12 @@ func Open(ctx context.Context, cfg Config) (*Pod, error) {
 		dir.Close()
 		return nil, err
 	}
-	p := &Pod{cfg: cfg, logger: log, dir: dir, db: db, log: oplogLog, started: cfg.Now()}
+	p := &Pod{cfg: cfg, logger: log, dir: dir, db: db, log: oplogLog, started: cfg.Now(), changed: make(chan struct{}, 1)}
+	bg, stop := context.WithCancel(context.Background())
+	p.stop = stop
+	if fc := cfg.Federation; fc != nil {
+		p.startFederation(bg, *fc)
+	}
 	log.Info("pod open", "data", dir.Path(), "schema", db.SchemaVersion(), "version", cfg.Version)
 	return p, nil
 }
@@ -105,6 +137,7 @@ func (p *Pod) DataDir() string { return p.dir.Path() }
 
 // Close closes the database and releases the data directory.
 func (p *Pod) Close() error {
+	p.stop()
 	p.wg.Wait()
 	err := errors.Join(p.db.Close(), p.dir.Close())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"seedpod/pod/diaspora/entity"
@@ -22,14 +23,34 @@ func (p *Pod) Receive(ctx context.Context, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: received entity: %w", ErrInvalid, err)
 	}
-	guid := entity.GUIDOf(e)
-	if guid == "" {
-		// Entities without a guid of their own (profile, contact,
-		// retraction, …) are keyed by their content.
-		h := sha256.Sum256(payload)
-		guid = e.Type() + ":" + hex.EncodeToString(h[:])
+	return p.appendReceivedAll(ctx, []oplog.Received{receivedOp(e, payload, "")})
+}
+
+// receivedOp is the Received op of a verified entity. Its key (the op's
+// GUID, under which the fold keeps the first arrival):
+//   - an entity with a guid: the guid; an edit of a status message (edited_at
+//     after created_at) is another version of the post: "<guid>#<edited_at ms>";
+//   - an entity without a guid (profile, contact, retraction, …): its type and
+//     the SHA-256 of its payload; for a Contact also the delivery (relay host
+//     and inbox id), because sharing again after stopping sends the same
+//     bytes as the first time and must not be taken for a duplicate.
+func receivedOp(e entity.Entity, payload []byte, deliveryKey string) oplog.Received {
+	h := sha256.Sum256(payload)
+	sum := hex.EncodeToString(h[:])
+	key := entity.GUIDOf(e)
+	switch {
+	case key == "":
+		key = e.Type() + ":" + sum
+		if _, ok := e.(*entity.Contact); ok && deliveryKey != "" {
+			dk := sha256.Sum256([]byte(deliveryKey))
+			key += ":" + hex.EncodeToString(dk[:8])
+		}
+	default:
+		if m, ok := e.(*entity.StatusMessage); ok && !m.EditedAt.IsZero() && m.EditedAt.After(m.CreatedAt) {
+			key += "#" + strconv.FormatInt(m.EditedAt.UnixMilli(), 10)
+		}
 	}
-	return p.appendReceived(ctx, guid, e.Type(), strings.ToLower(e.Author()), payload)
+	return oplog.Received{GUID: key, EntityType: e.Type(), Author: strings.ToLower(e.Author()), PayloadHash: sum, Payload: string(payload)}
 }
 
 // AddPerson records what discovery found about a person (their guid, key
@@ -42,21 +63,32 @@ func (p *Pod) AddPerson(ctx context.Context, rec store.PersonRecord) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return p.appendReceived(ctx, guid, store.EntityPerson, strings.ToLower(rec.DiasporaID), payload)
+	h := sha256.Sum256(payload)
+	return p.appendReceivedAll(ctx, []oplog.Received{{GUID: guid, EntityType: store.EntityPerson,
+		Author: strings.ToLower(rec.DiasporaID), PayloadHash: hex.EncodeToString(h[:]), Payload: string(payload)}})
 }
 
-func (p *Pod) appendReceived(ctx context.Context, guid, typ, author string, payload []byte) error {
-	h := sha256.Sum256(payload)
-	rec := oplog.Received{GUID: guid, EntityType: typ, Author: author, PayloadHash: hex.EncodeToString(h[:]), Payload: string(payload)}
+// appendReceivedAll appends the received ops not already held, in one
+// transaction.
+func (p *Pod) appendReceivedAll(ctx context.Context, recs []oplog.Received) error {
 	return p.log.Write(ctx, func(w *store.Writer) error {
-		var n int
-		if err := w.QueryRowContext(ctx, "SELECT count(*) FROM st_received WHERE guid = ?", guid).Scan(&n); err != nil {
-			return fmt.Errorf("check received %s: %w", guid, err)
+		seen := map[string]bool{}
+		for _, rec := range recs {
+			if seen[rec.GUID] {
+				continue
+			}
+			seen[rec.GUID] = true
+			var n int
+			if err := w.QueryRowContext(ctx, "SELECT count(*) FROM st_received WHERE guid = ?", rec.GUID).Scan(&n); err != nil {
+				return fmt.Errorf("check received %s: %w", rec.GUID, err)
+			}
+			if n > 0 {
+				continue // already here: nothing to add
+			}
+			if _, err := w.Append(rec); err != nil {
+				return err
+			}
 		}
-		if n > 0 {
-			return nil // already here: nothing to add
-		}
-		_, err := w.Append(rec)
-		return err
+		return nil
 	})
 }

@@ -23,6 +23,7 @@ func (s *Server) apiRoutes() {
 	s.routesInteractions()
 	s.routesConversations()
 	s.routesDrafts()
+	s.routesFederation()
 }
 
 // V1Prefix is where the diaspora* API v1 routes live.
@@ -68,6 +69,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status, code = http.StatusGone, "gone"
 	case errors.Is(err, pod.ErrForbidden):
 		status, code = http.StatusForbidden, "forbidden"
+	case errors.Is(err, pod.ErrUnavailable):
+		status, code = http.StatusBadGateway, "unavailable"
 	case errors.Is(err, pod.ErrNoIdentity):
 		status, code = http.StatusConflict, "no_identity"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

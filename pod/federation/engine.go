@@ -1,0 +1,232 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"seedpod/pod/diaspora/id"
+	"seedpod/pod/relayclient"
+)
+
+// Enroll claims username on the relay at relayURL with the invite code
+// and switches federation on: the identity becomes username@domain.
+func (e *Engine) Enroll(ctx context.Context, relayURL, code, username string) (string, error) {
+	self, err := e.cfg.Host.Self(ctx)
+	if err != nil {
+		return "", err
+	}
+	base, domain, err := relayBase(relayURL)
+	if err != nil {
+		return "", err
+	}
+	if username == "" {
+		username = self.Username
+	}
+	resp, err := relayclient.Enroll(ctx, e.cfg.Relay, base, strings.TrimSpace(code), username, self.GUID, self.Key, self.Profile)
+	if err != nil {
+		return "", fmt.Errorf("enrol with %s: %w", base, err)
+	}
+	if want := username + "@" + domain; !strings.EqualFold(resp.DiasporaID, want) {
+		return "", fmt.Errorf("enrol with %s: the relay named the identity %q, expected %q", base, resp.DiasporaID, want)
+	}
+	if err := e.cfg.Host.SetRelay(ctx, base, domain); err != nil {
+		return "", err
+	}
+	e.log.Info("enrolled", "relay", base, "diaspora_id", resp.DiasporaID)
+	e.poke()
+	return strings.ToLower(resp.DiasporaID), nil
+}
+
+// relayBase checks a relay URL ("https://host[:port]", a path of "/" at
+// most) and returns its origin and the identity domain (host[:port]).
+func relayBase(raw string) (base, domain string, err error) {
+	raw = strings.TrimSpace(raw)
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return "", "", fmt.Errorf("%w: relay %q: want https://host (an origin, nothing after it)", ErrInvalid, clip(raw))
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Host, "."))
+	if _, err := id.Normalize("u@" + host); err != nil {
+		return "", "", fmt.Errorf("%w: relay %q: %v", ErrInvalid, clip(raw), err)
+	}
+	return "https://" + host, host, nil
+}
+
+// ErrInvalid marks bad input from the user (relay URL, code).
+var ErrInvalid = errors.New("invalid")
+
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}
+
+// Run runs federation until ctx ends: while no relay is set up it waits;
+// then it pulls the inbox and sends the outbox, each in its own loop, with
+// backoff on failures.
+func (e *Engine) Run(ctx context.Context) {
+	for {
+		self, err := e.cfg.Host.Self(ctx)
+		if err == nil && self.RelayURL != "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-e.cfg.Host.Changed():
+		case <-time.After(30 * time.Second):
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { e.inboundLoop(ctx) })
+	wg.Go(func() { e.outboundLoop(ctx) })
+	wg.Wait()
+}
+
+// client builds the relay client for the identity as it is now.
+func (e *Engine) client(ctx context.Context) (*relayclient.Client, Self, error) {
+	self, err := e.cfg.Host.Self(ctx)
+	if err != nil {
+		return nil, Self{}, err
+	}
+	c, err := relayclient.New(self.RelayURL, self.Username, self.Key, e.cfg.Relay)
+	if err != nil {
+		return nil, Self{}, err
+	}
+	e.update(func(s *Status) {
+		s.Relay, s.DiasporaID = self.RelayURL, self.Handle
+		if s.State == "off" {
+			s.State = "connecting"
+		}
+	})
+	return c, self, nil
+}
+
+// backoff waits before retry n (0-based): Backoff·2^n up to 2 minutes,
+// with jitter; false when ctx ended.
+func (e *Engine) backoff(ctx context.Context, n int) bool {
+	d := e.cfg.Backoff << min(n, 7)
+	d = min(d, 2*time.Minute)
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+func (e *Engine) failed(where string, err error) {
+	e.log.Warn("federation: "+where, "err", err)
+	e.update(func(s *Status) { s.State, s.LastError = "error", where+": "+err.Error() })
+}
+
+func (e *Engine) contacted() {
+	e.update(func(s *Status) { s.State, s.LastContact, s.LastError = "connected", e.cfg.Now().UTC(), "" })
+}
+
+// inboundLoop pulls, processes and acknowledges the relay inbox.
+func (e *Engine) inboundLoop(ctx context.Context) {
+	fails := 0
+	var after int64
+	for ctx.Err() == nil {
+		c, self, err := e.client(ctx)
+		if err != nil {
+			e.failed("inbox", err)
+			if !e.backoff(ctx, fails) {
+				return
+			}
+			fails++
+			continue
+		}
+		page, err := c.Pull(ctx, after, 100, e.cfg.PollWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.failed("inbox pull", err)
+			if !e.backoff(ctx, fails) {
+				return
+			}
+			fails++
+			continue
+		}
+		e.contacted()
+		if len(page.Items) == 0 {
+			fails = 0
+			continue
+		}
+		e.update(func(s *Status) { s.InboxBacklog = len(page.Items) })
+		host := strings.TrimPrefix(self.RelayURL, "https://")
+		if err := e.Process(ctx, self, host, page.Items); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.failed("inbox processing", err)
+			if !e.backoff(ctx, fails) {
+				return
+			}
+			fails++
+			continue // not acknowledged: pulled again
+		}
+		if _, err := c.Ack(ctx, page.Cursor); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Processing is idempotent: a lost ack means the items
+			// come again and are skipped.
+			e.failed("inbox ack", err)
+			if !e.backoff(ctx, fails) {
+				return
+			}
+			fails++
+			continue
+		}
+		after = page.Cursor
+		fails = 0
+		e.update(func(s *Status) { s.InboxBacklog = 0 })
+	}
+}
+
+// outboundLoop hands pending items to the relay whenever the pod changes
+// (and every 30 s, to retry).
+func (e *Engine) outboundLoop(ctx context.Context) {
+	fails := 0
+	for ctx.Err() == nil {
+		n, err := e.SendPending(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			e.failed("outbox", err)
+			if !e.backoff(ctx, fails) {
+				return
+			}
+			fails++
+			continue
+		case n > 0:
+			fails = 0
+			continue // there may be more
+		}
+		fails = 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.cfg.Host.Changed():
+		case <-e.wake:
+		case <-time.After(30 * time.Second):
+		}
+	}
+}

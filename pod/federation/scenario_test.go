@@ -1,0 +1,313 @@
+package federation_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"seedpod/pod"
+	"seedpod/pod/apiv1"
+	"seedpod/pod/httpclient"
+	"seedpod/pod/podtest"
+	"seedpod/pod/store"
+)
+
+// Scenario tests: alice, bob and carol, each a Seedpod with their own
+// relay, on a loopback network with real HTTPS.
+
+const wait = 30 * time.Second
+
+type world struct {
+	t                 *testing.T
+	net               *podtest.Network
+	alice, bob, carol *podtest.PodNode
+	ra, rb, rc        *podtest.RelayNode
+	ah, bh, ch        string // handles
+	ctx               context.Context
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	n := podtest.NewNetwork(t)
+	w := &world{t: t, net: n, ctx: context.Background()}
+	w.ra, w.rb, w.rc = n.Relay("alice"), n.Relay("bob"), n.Relay("carol")
+	w.alice, w.bob, w.carol = n.Pod("alice", podtest.PodOptions{}), n.Pod("bob", podtest.PodOptions{}), n.Pod("carol", podtest.PodOptions{})
+	w.ah = w.alice.Join(t, w.ra)
+	w.bh = w.bob.Join(t, w.rb)
+	w.ch = w.carol.Join(t, w.rc)
+	return w
+}
+
+// in is the world seen from test t (a subtest fails itself, not its parent).
+func (w *world) in(t *testing.T) *world {
+	c := *w
+	c.t = t
+	return &c
+}
+
+// share makes from share with to (aspect id) after discovering them.
+func (w *world) share(from *podtest.PodNode, toHandle string, aspect int64) {
+	w.t.Helper()
+	sp, err := from.Pod.DiscoverPerson(w.ctx, toHandle)
+	if err != nil {
+		w.t.Fatalf("%s discovers %s: %v", from.Name, toHandle, err)
+	}
+	if err := from.Pod.AddToAspect(w.ctx, aspect, sp.GUID); err != nil {
+		w.t.Fatalf("%s adds %s to aspect %d: %v", from.Name, toHandle, aspect, err)
+	}
+}
+
+// sharing waits until at sees who sharing with them (or not).
+func (w *world) sharing(at *podtest.PodNode, who string, want bool) {
+	w.t.Helper()
+	podtest.Eventually(w.t, wait, at.Name+" sees "+who+" sharing="+map[bool]string{true: "true", false: "false"}[want], func() (bool, error) {
+		sp, ok, err := store.PersonByHandle(w.ctx, at.Pod.DB().R, who)
+		return err == nil && ok && sp.Sharing == want, err
+	})
+}
+
+func (w *world) hasPost(at *podtest.PodNode, guid string) bool {
+	_, ok, err := store.PostByGUID(w.ctx, at.Pod.DB().R, guid)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ok
+}
+
+func (w *world) waitPost(at *podtest.PodNode, guid string, cond func(store.PostRow) bool) store.PostRow {
+	w.t.Helper()
+	var row store.PostRow
+	podtest.Eventually(w.t, wait, at.Name+" has post "+guid, func() (bool, error) {
+		r, ok, err := store.PostByGUID(w.ctx, at.Pod.DB().R, guid)
+		row = r
+		return ok && (cond == nil || cond(r)), err
+	})
+	return row
+}
+
+func (w *world) post(from *podtest.PodNode, text string, public bool, aspects ...int64) string {
+	w.t.Helper()
+	b := apiv1.Bool(public)
+	p, err := from.Pod.CreatePost(w.ctx, pod.PostInput{Body: text, Public: &b, Aspects: aspects})
+	if err != nil {
+		w.t.Fatalf("%s posts: %v", from.Name, err)
+	}
+	return p.GUID
+}
+
+// fetch GETs a path on a relay as an outsider would.
+func (w *world) fetch(r *podtest.RelayNode, path string) (int, string) {
+	w.t.Helper()
+	c := httpclient.New(w.net.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 10 * time.Second}))
+	req, _ := http.NewRequestWithContext(w.ctx, "GET", r.URL+path, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+const (
+	family  = 1
+	friends = 2
+	work    = 3
+)
+
+func TestFederationScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three relays and three pods")
+	}
+	w := newWorld(t)
+	ctx := w.ctx
+
+	// Sharing: alice ↔ bob (Friends), alice ↔ carol (Work), bob ↔ carol.
+	w.share(w.alice, w.bh, friends)
+	w.share(w.alice, w.ch, work)
+	w.sharing(w.bob, w.ah, true)
+	w.sharing(w.carol, w.ah, true)
+	w.share(w.bob, w.ah, friends)
+	w.share(w.carol, w.ah, friends)
+	w.share(w.bob, w.ch, friends)
+	w.share(w.carol, w.bh, friends)
+	w.sharing(w.alice, w.bh, true)
+	w.sharing(w.alice, w.ch, true)
+	w.sharing(w.bob, w.ch, true)
+
+	t.Run("limited post reaches exactly its aspect", func(t *testing.T) {
+		w := w.in(t)
+		guid := w.post(w.alice, "for friends only", false, friends)
+		row := w.waitPost(w.bob, guid, nil)
+		if row.Public || row.Text != "for friends only" || row.Author != w.ah {
+			t.Fatalf("bob's copy: %+v", row)
+		}
+		// Carol is not in Friends: she never gets it, and nobody can
+		// fetch it from alice's relay.
+		public := w.post(w.alice, "a later public post", true)
+		w.waitPost(w.carol, public, nil)
+		if w.hasPost(w.carol, guid) {
+			t.Fatal("carol received a post limited to alice's Friends")
+		}
+		if st, _ := w.fetch(w.ra, "/fetch/post/"+guid); st != http.StatusNotFound {
+			t.Fatalf("fetch of a limited post: %d", st)
+		}
+		if st, body := w.fetch(w.ra, "/fetch/post/"+public); st != http.StatusOK || !strings.Contains(body, "me:env") {
+			t.Fatalf("fetch of a public post: %d %.200s", st, body)
+		}
+	})
+
+	t.Run("comment relayed by the root author", func(t *testing.T) {
+		w := w.in(t)
+		guid := w.post(w.alice, "comment on this", true)
+		w.waitPost(w.bob, guid, nil)
+		w.waitPost(w.carol, guid, nil)
+		c, err := w.bob.Pod.AddComment(ctx, guid, "bob was here")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []*podtest.PodNode{w.alice, w.carol} {
+			podtest.Eventually(t, wait, at.Name+" has bob's comment", func() (bool, error) {
+				cs, err := at.Pod.PostComments(ctx, guid, store.TimeBound{Limit: 100})
+				for _, x := range cs {
+					if x.GUID == c.GUID && x.Body == "bob was here" && x.Author.DiasporaID == w.bh {
+						return true, nil
+					}
+				}
+				return false, err
+			})
+		}
+	})
+
+	t.Run("likes, reshares, poll votes", func(t *testing.T) {
+		w := w.in(t)
+		b := apiv1.Bool(true)
+		p, err := w.alice.Pod.CreatePost(ctx, pod.PostInput{Body: "vote please", Public: &b,
+			Poll: &pod.PollInput{Question: "which?", Answers: []string{"one", "two"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.waitPost(w.bob, p.GUID, nil)
+		w.waitPost(w.carol, p.GUID, nil)
+		if err := w.bob.Pod.Like(ctx, p.GUID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.carol.Pod.Vote(ctx, p.GUID, 2); err != nil {
+			t.Fatal(err)
+		}
+		reshare, err := w.carol.Pod.Reshare(ctx, p.GUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// alice gets all three; carol sees bob's like relayed by alice,
+		// bob sees carol's vote relayed by alice.
+		likedBy := func(at *podtest.PodNode, who string) func() (bool, error) {
+			return func() (bool, error) {
+				ls, _, err := at.Pod.Likes(ctx, p.GUID, "", 0, 50)
+				for _, l := range ls {
+					if l.Author.DiasporaID == who {
+						return true, nil
+					}
+				}
+				return false, err
+			}
+		}
+		podtest.Eventually(t, wait, "alice sees bob's like", likedBy(w.alice, w.bh))
+		podtest.Eventually(t, wait, "carol sees bob's like (relayed)", likedBy(w.carol, w.bh))
+		tally := func(at *podtest.PodNode) func() (bool, error) {
+			return func() (bool, error) {
+				row, ok, err := store.PostByGUID(ctx, at.Pod.DB().R, p.GUID)
+				if err != nil || !ok {
+					return false, err
+				}
+				tl, err := store.PollTallyOf(ctx, at.Pod.DB().R, p.GUID, row.Poll)
+				return tl.Total == 1 && tl.Counts[2] == 1, err
+			}
+		}
+		podtest.Eventually(t, wait, "alice counts carol's vote", tally(w.alice))
+		podtest.Eventually(t, wait, "bob counts carol's vote (relayed)", tally(w.bob))
+		row := w.waitPost(w.alice, reshare, nil)
+		if row.RootGUID != p.GUID || row.Author != w.ch {
+			t.Fatalf("alice's copy of carol's reshare: %+v", row)
+		}
+		// bob shares with carol: the reshare reaches him too.
+		w.waitPost(w.bob, reshare, nil)
+	})
+
+	t.Run("edits, deletions and profile updates", func(t *testing.T) {
+		w := w.in(t)
+		guid := w.post(w.alice, "first version", true)
+		w.waitPost(w.bob, guid, nil)
+		text := "second version"
+		if _, err := w.alice.Pod.EditPost(ctx, guid, pod.PostEdit{Body: &text}); err != nil {
+			t.Fatal(err)
+		}
+		w.waitPost(w.bob, guid, func(r store.PostRow) bool { return r.Text == "second version" && r.EditedAt > 0 })
+		w.waitPost(w.carol, guid, func(r store.PostRow) bool { return r.Text == "second version" })
+		if st, body := w.fetch(w.ra, "/fetch/post/"+guid); st != http.StatusOK || !strings.Contains(body, "me:env") {
+			t.Fatalf("fetch of the edited post: %d", st)
+		}
+		if err := w.alice.Pod.DeletePost(ctx, guid); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []*podtest.PodNode{w.bob, w.carol} {
+			podtest.Eventually(t, wait, at.Name+" drops the deleted post", func() (bool, error) { return !w.hasPost(at, guid), nil })
+		}
+		if st, _ := w.fetch(w.ra, "/fetch/post/"+guid); st != http.StatusNotFound {
+			t.Fatalf("fetch of a deleted post: %d", st)
+		}
+		name := "Alice Liddell"
+		if _, err := w.alice.Pod.UpdateProfile(ctx, pod.ProfileUpdate{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		podtest.Eventually(t, wait, "bob sees alice's new name", func() (bool, error) {
+			sp, ok, err := store.PersonByHandle(ctx, w.bob.Pod.DB().R, w.ah)
+			return ok && sp.Name == "Alice Liddell", err
+		})
+	})
+
+	t.Run("a private conversation between the three", func(t *testing.T) {
+		w := w.in(t)
+		bob, err := w.alice.Pod.PersonByHandle(ctx, w.bh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		carol, err := w.alice.Pod.PersonByHandle(ctx, w.ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := w.alice.Pod.CreateConversation(ctx, "tea?", "at five", []string{bob.GUID, carol.GUID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		messages := func(at *podtest.PodNode, want ...string) func() (bool, error) {
+			return func() (bool, error) {
+				ms, _, err := at.Pod.ConversationMessages(ctx, c.GUID, apiv1.IndexPage{Page: 1, PerPage: 50})
+				if err != nil {
+					return false, nil // not here yet
+				}
+				got := map[string]bool{}
+				for _, m := range ms {
+					got[m.Author.DiasporaID+": "+m.Body] = true
+				}
+				for _, x := range want {
+					if !got[x] {
+						return false, nil
+					}
+				}
+				return true, nil
+			}
+		}
+		podtest.Eventually(t, wait, "bob has the conversation", messages(w.bob, w.ah+": at five"))
+		podtest.Eventually(t, wait, "carol has the conversation", messages(w.carol, w.ah+": at five"))
+		if _, err := w.bob.Pod.SendMessage(ctx, c.GUID, "yes please"); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []*podtest.PodNode{w.alice, w.carol} {
+			podtest.Eventually(t, wait, at.Name+" has bob's reply", messages(at, w.ah+": at five", w.bh+": yes please"))
+		}
+	})
+}

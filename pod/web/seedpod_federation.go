@@ -1,0 +1,77 @@
+package web
+
+import (
+	"net/http"
+)
+
+// Federation's routes (docs/api.md): the relay set-up and status, and
+// discovery of people by diaspora ID.
+
+func (s *Server) routesFederation() {
+	s.mux.HandleFunc("GET "+APIPrefix+"/relay", s.handleRelayStatus)
+	s.mux.HandleFunc("POST "+APIPrefix+"/relay", s.handleRelayEnroll)
+	s.mux.HandleFunc("POST "+APIPrefix+"/people/discover", s.handleDiscover)
+}
+
+func (s *Server) handleRelayStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.needPod(w) {
+		return
+	}
+	st, err := s.pod.FederationStatus(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleRelayEnroll(w http.ResponseWriter, r *http.Request) {
+	if !s.needPod(w) {
+		return
+	}
+	var in struct {
+		URL      string `json:"url"`
+		Code     string `json:"code"`
+		Username string `json:"username"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := s.pod.EnrollRelay(r.Context(), in.URL, in.Code, in.Username)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.pod.FederationStatus(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st.DiasporaID = id
+	writeJSON(w, http.StatusCreated, st)
+}
+
+func (s *Server) handleDiscover(w http.ResponseWriter, r *http.Request) {
+	if !s.needPod(w) {
+		return
+	}
+	var in struct {
+		DiasporaID string `json:"diaspora_id"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sp, err := s.pod.DiscoverPerson(r.Context(), in.DiasporaID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	person, err := s.pod.ShortPerson(r.Context(), sp.Handle)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, person)
+}
