@@ -250,7 +250,6 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 	}
 }
 
-
 // testLogger logs to stderr when PODTEST_LOG is set (debug with
 // PODTEST_LOG=debug), else nowhere.
 func testLogger(name string) *slog.Logger {
