@@ -23,6 +23,7 @@ const (
 	EventProfile      = "profile"      // the own profile or someone's changed
 	EventAspects      = "aspects"      // an aspect was created, renamed, reordered or deleted
 	EventContacts     = "contacts"     // aspect membership, sharing, blocks or ignores changed
+	EventFederation   = "federation"   // the relay was set up, or an outbox entry was handed to it
 )
 
 // Event is one live update: what to reload. Data is small on purpose: the
@@ -95,6 +96,8 @@ func (t *EventTranslator) Translate(ctx context.Context, changes []store.Change)
 				add(EventAspects, "aspect", id, "")
 			case strings.HasPrefix(c.Key, "report/"):
 				add(EventPost, "reported", strings.TrimPrefix(c.Key, "report/"), "")
+			case c.Key == RelayURLKey:
+				add(EventFederation, "relay", "", "")
 			}
 		case oplog.KindDraftWrite:
 			switch {
@@ -116,6 +119,8 @@ func (t *EventTranslator) Translate(ctx context.Context, changes []store.Change)
 				add(EventNotification, "read", c.Member, "")
 			case c.Key == "hidden_conversations":
 				add(EventConversation, "hidden", c.Member, "")
+			case c.Key == store.HandedSet:
+				add(EventFederation, "handed", c.Member, "")
 			}
 		case oplog.KindReadUpTo:
 			switch {

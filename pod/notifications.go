@@ -233,7 +233,7 @@ func (p *Pod) Counts(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, err
 	}
-	outbox, err := store.OutboxCount(ctx, p.db.R)
+	outbox, err := p.OutboxPending(ctx)
 	if err != nil {
 		return Counts{}, err
 	}

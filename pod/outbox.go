@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"seedpod/pod/apiv1"
+	"seedpod/pod/federation"
 	"seedpod/pod/markup"
 	"seedpod/pod/store"
 )
@@ -55,6 +56,8 @@ type OutboxEntry struct {
 	Target     string            `json:"target,omitempty"`
 	Recipients []OutboxRecipient `json:"recipients"`
 	State      string            `json:"state"`
+
+	relayGUID string // the relay's deduplication guid once handed
 }
 
 // OutboxRecipient is a person an entry goes to. PersonGUID is "" for
@@ -66,9 +69,13 @@ type OutboxRecipient struct {
 	Pod        string `json:"pod,omitempty"`
 }
 
-// OutboxStateQueued is the state of every entry until federation records
-// deliveries.
-const OutboxStateQueued = "queued"
+// Outbox entry states: "queued" until the federation engine hands the
+// entry to the relay, "handed" after (GET /deliveries/:guid tells how
+// the relay's deliveries went).
+const (
+	OutboxStateQueued = "queued"
+	OutboxStateHanded = "handed"
+)
 
 var outboxEntityTypes = map[string]string{
 	"post": "status_message", "edit": "status_message", "reshare": "reshare", "comment": "comment", "like": "like",
@@ -188,10 +195,31 @@ func (p *Pod) OutboxEntryOf(ctx context.Context, guid string) (OutboxEntry, erro
 	return OutboxEntry{}, notFound
 }
 
-// OutboxCount is the number of outbox entries (counts' outbox_pending):
-// every entry, as nothing records deliveries yet.
+// OutboxCount is the number of outbox entries, handed to the relay or not.
 func (p *Pod) OutboxCount(ctx context.Context) (int, error) {
 	return store.OutboxCount(ctx, p.db.R)
+}
+
+// OutboxPending is the number of outbox entries not handed to the relay
+// yet (counts' outbox_pending): everything, until a relay is set up.
+func (p *Pod) OutboxPending(ctx context.Context) (int, error) {
+	n, err := store.UnhandedPublishedCount(ctx, p.db.R)
+	if err != nil {
+		return 0, err
+	}
+	extra, err := p.outboxExtra(ctx)
+	if err != nil {
+		return 0, err
+	}
+	keys := make([]string, len(extra))
+	for i, e := range extra {
+		keys[i] = extraKey(e)
+	}
+	handed, err := store.Handed(ctx, p.db.R, keys)
+	if err != nil {
+		return 0, err
+	}
+	return n + len(extra) - len(handed), nil
 }
 
 func (p *Pod) outboxEntry(ctx context.Context, e store.OwnEntity) (OutboxEntry, error) {
@@ -233,7 +261,7 @@ func (p *Pod) outboxEntry(ctx context.Context, e store.OwnEntity) (OutboxEntry, 
 			return out, ierr
 		}
 		out.Public, out.Recipients = inner.Public, inner.Recipients
-		return out, nil
+		return out, p.outboxHanded(ctx, e, &out)
 	case "profile":
 		out.EntityType = "profile"
 		var guids []string
@@ -248,7 +276,27 @@ func (p *Pod) outboxEntry(ctx context.Context, e store.OwnEntity) (OutboxEntry, 
 		return out, err
 	}
 	out.Recipients, err = p.outboxResolve(ctx, rs)
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, p.outboxHanded(ctx, e, &out)
+}
+
+// outboxHanded sets an entry's state from the handed set.
+func (p *Pod) outboxHanded(ctx context.Context, e store.OwnEntity, out *OutboxEntry) error {
+	key, relayGUID := e.GUID, e.GUID
+	if outboxEntityTypes[e.Kind] == "" { // retraction, profile, contact
+		key = extraKey(e)
+		relayGUID = federation.DerivedGUID(key)
+	}
+	handed, err := store.IsMember(ctx, p.db.R, store.HandedSet, key)
+	if err != nil {
+		return err
+	}
+	if handed {
+		out.State, out.relayGUID = OutboxStateHanded, relayGUID
+	}
+	return nil
 }
 
 // outboxRecipients collects people by guid or handle.
@@ -417,8 +465,8 @@ func (p *Pod) outboxResolve(ctx context.Context, rs outboxRecipients) ([]OutboxR
 }
 
 // Delivery is the delivery status of one entry, in the shape of GET
-// /posts/:guid/deliveries (API.md §6.2). Nothing is delivered yet: every
-// pod is "queued".
+// /deliveries/:guid (API.md §6.2): per remote pod, what the relay reports
+// once the entry is handed to it; "queued" before.
 type Delivery struct {
 	Summary DeliverySummary `json:"summary"`
 	Pods    []DeliveryPod   `json:"pods"`
@@ -432,13 +480,26 @@ type DeliverySummary struct {
 	Failed    int `json:"failed"`
 }
 
-// DeliveryPod is the delivery to one pod.
+// DeliveryPod is the delivery to one pod. State: "queued" (not with the
+// relay yet), "pending" (the relay is trying), "delivered", "failed"
+// (the relay gave up, or the pod refused for good).
 type DeliveryPod struct {
-	Host     string   `json:"host"`
-	People   []string `json:"people"`
-	State    string   `json:"state"`
-	Attempts int      `json:"attempts"`
+	Host        string      `json:"host"`
+	People      []string    `json:"people"`
+	State       string      `json:"state"`
+	Attempts    int         `json:"attempts"`
+	LastStatus  int         `json:"last_status,omitempty"`
+	LastError   string      `json:"last_error,omitempty"`
+	NextAttempt *apiv1.Time `json:"next_attempt_at,omitempty"`
 }
+
+// Delivery states of a pod.
+const (
+	DeliveryQueued    = "queued"
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
 
 // DeliveryOf is the delivery status of the outbox entry guid.
 func (p *Pod) DeliveryOf(ctx context.Context, guid string) (Delivery, error) {
@@ -455,11 +516,65 @@ func (p *Pod) DeliveryOf(ctx context.Context, guid string) (Delivery, error) {
 		}
 		people[r.Pod] = append(people[r.Pod], who)
 	}
+	byHost := map[string]*DeliveryPod{}
 	for host, ps := range people {
-		d.Pods = append(d.Pods, DeliveryPod{Host: host, People: ps, State: OutboxStateQueued})
+		byHost[host] = &DeliveryPod{Host: host, People: ps, State: DeliveryQueued}
+	}
+	if p.fed != nil && e.State == OutboxStateHanded {
+		sts, err := p.fed.Deliveries(ctx, e.relayGUID)
+		if err != nil {
+			return Delivery{}, fmt.Errorf("%w: delivery status from the relay: %w", ErrUnavailable, err)
+		}
+		for _, st := range sts {
+			host := receiveURLHost(st.Recipient)
+			dp := byHost[host]
+			if dp == nil {
+				dp = &DeliveryPod{Host: host, People: []string{}, State: DeliveryQueued}
+				byHost[host] = dp
+			}
+			state := map[string]string{"delivered": DeliveryDelivered, "failed": DeliveryFailed}[st.State]
+			if state == "" {
+				state = DeliveryPending
+			}
+			// A pod's state is its worst recipient's: failed, then
+			// pending, then delivered.
+			rank := map[string]int{DeliveryQueued: 0, DeliveryDelivered: 1, DeliveryPending: 2, DeliveryFailed: 3}
+			if dp.State == DeliveryQueued || rank[state] > rank[dp.State] {
+				dp.State = state
+			}
+			dp.Attempts = max(dp.Attempts, st.Attempts)
+			if st.LastStatus != 0 {
+				dp.LastStatus = st.LastStatus
+			}
+			if st.LastError != "" {
+				dp.LastError = st.LastError
+			}
+			if st.NextAttemptAt > 0 {
+				t := apiv1.NewTime(time.Unix(st.NextAttemptAt, 0))
+				dp.NextAttempt = &t
+			}
+		}
+	}
+	for _, dp := range byHost {
+		d.Pods = append(d.Pods, *dp)
+		n := len(dp.People)
+		d.Summary.Total += n
+		switch dp.State {
+		case DeliveryDelivered:
+			d.Summary.Delivered += n
+		case DeliveryFailed:
+			d.Summary.Failed += n
+		default:
+			d.Summary.Pending += n
+		}
 	}
 	slices.SortFunc(d.Pods, func(a, b DeliveryPod) int { return strings.Compare(a.Host, b.Host) })
-	d.Summary.Total = len(e.Recipients)
-	d.Summary.Pending = len(e.Recipients)
 	return d, nil
+}
+
+// receiveURLHost is the host[:port] of a relay recipient URL.
+func receiveURLHost(u string) string {
+	rest := strings.TrimPrefix(u, "https://")
+	host, _, _ := strings.Cut(rest, "/")
+	return strings.ToLower(host)
 }

@@ -310,4 +310,52 @@ func TestFederationScenario(t *testing.T) {
 			podtest.Eventually(t, wait, at.Name+" has bob's reply", messages(at, w.ah+": at five", w.bh+": yes please"))
 		}
 	})
+
+	t.Run("status and delivery per pod", func(t *testing.T) {
+		w := w.in(t)
+		st, err := w.alice.Pod.FederationStatus(ctx)
+		if err != nil || st.State != "connected" || st.DiasporaID != w.ah || st.Relay != w.ra.URL {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+		guid := w.post(w.alice, "who got this?", true)
+		podtest.Eventually(t, wait, "delivered to bob's and carol's pods", func() (bool, error) {
+			d, err := w.alice.Pod.DeliveryOf(ctx, guid)
+			if err != nil {
+				return false, err
+			}
+			got := map[string]string{}
+			for _, p := range d.Pods {
+				got[p.Host] = p.State
+			}
+			return d.Summary.Delivered == 2 && got[w.rb.Domain] == pod.DeliveryDelivered && got[w.rc.Domain] == pod.DeliveryDelivered, nil
+		})
+		n, err := w.alice.Pod.OutboxPending(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("outbox pending after delivery: %d %v", n, err)
+		}
+	})
+
+	t.Run("a reshare's missing root is fetched", func(t *testing.T) {
+		w := w.in(t)
+		rd := w.net.Relay("dave")
+		dave := w.net.Pod("dave", podtest.PodOptions{})
+		dh := dave.Join(t, rd)
+		w.share(w.bob, dh, friends)
+		w.share(dave, w.bh, friends)
+		w.sharing(dave, w.bh, true)
+		w.sharing(w.bob, dh, true)
+		root := w.post(w.carol, "worth resharing", true)
+		w.waitPost(w.bob, root, nil)
+		reshare, err := w.bob.Pod.Reshare(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// dave never heard of carol: he fetches the root from carol's
+		// relay and discovers her on the way.
+		w.waitPost(dave, reshare, nil)
+		row := w.waitPost(dave, root, nil)
+		if row.Author != w.ch || row.Text != "worth resharing" {
+			t.Fatalf("dave's copy of the root: %+v", row)
+		}
+	})
 }

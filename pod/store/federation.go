@@ -123,3 +123,15 @@ func FirstOwnMessage(ctx context.Context, q Querier, convGUID string, at int64) 
 	e.Kind, e.Parent, e.CreatedAt = "message", convGUID, at
 	return e, nil
 }
+
+// UnhandedPublishedCount counts what UnhandedPublished lists.
+func UnhandedPublishedCount(ctx context.Context, q Querier) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM st_published p
+		WHERE kind IN `+federatedKindsSQL()+` AND guid NOT IN (SELECT guid FROM st_retracted)
+		AND NOT EXISTS (SELECT 1 FROM st_set_adds s WHERE s.name = ? AND s.member = p.guid AND s.live = 1)`, HandedSet).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unhanded publishes: %w", err)
+	}
+	return n, nil
+}
