@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -79,7 +81,7 @@ func (h fedHost) Self(ctx context.Context) (federation.Self, error) {
 	if err != nil {
 		return federation.Self{}, err
 	}
-	prof, err := h.relayProfile(ctx)
+	prof, err := h.relayProfile(ctx, false)
 	if err != nil {
 		return federation.Self{}, err
 	}
@@ -87,7 +89,8 @@ func (h fedHost) Self(ctx context.Context) (federation.Self, error) {
 }
 
 // relayProfile is the public profile the relay shows (hCard, WebFinger).
-func (h fedHost) relayProfile(ctx context.Context) (public.Profile, error) {
+// Avatar URLs only with withAvatar (they read the media store).
+func (h fedHost) relayProfile(ctx context.Context, withAvatar bool) (public.Profile, error) {
 	q := h.p.db.R
 	var pr public.Profile
 	var err error
@@ -102,6 +105,11 @@ func (h fedHost) relayProfile(ctx context.Context) (public.Profile, error) {
 	pr.FirstName, pr.LastName = get("profile/first_name"), get("profile/last_name")
 	pr.Searchable = get("profile/searchable") != "false"
 	pr.Public = get("profile/public_details") == "true"
+	if err != nil || !withAvatar {
+		return pr, err
+	}
+	urls, _, err := h.ownAvatar(ctx)
+	pr.PhotoLarge, pr.PhotoMedium, pr.PhotoSmall = urls[0], urls[1], urls[2]
 	return pr, err
 }
 
@@ -313,7 +321,11 @@ func (h fedHost) outgoing(ctx context.Context, me store.Me, key *rsa.PrivateKey,
 		if err := json.Unmarshal(e.Body, &b); err != nil {
 			return o, false, fmt.Errorf("own post %s: %w", e.GUID, err)
 		}
-		ent = statusMessage(handle, e.GUID, e.CreatedAt, 0, b.Public, b.Text, b.Provider, b.Poll, b.Location)
+		m := statusMessage(handle, e.GUID, e.CreatedAt, 0, b.Public, b.Text, b.Provider, b.Poll, b.Location)
+		if m.Photos, o.Uploads, err = h.postPhotos(ctx, me, e.GUID, b.Public, b.Photos); err != nil {
+			return o, false, err
+		}
+		ent = m
 		if b.Public {
 			o.PublishType, o.PublishGUID = "status_message", e.GUID
 		}
@@ -330,7 +342,11 @@ func (h fedHost) outgoing(ctx context.Context, me store.Me, key *rsa.PrivateKey,
 		if err := json.Unmarshal(e.Body, &ed); err != nil {
 			return o, false, fmt.Errorf("own edit %s: %w", e.GUID, err)
 		}
-		ent = statusMessage(handle, post.GUID, post.CreatedAt, e.CreatedAt, b.Public, ed.Text, b.Provider, b.Poll, ed.Location)
+		m := statusMessage(handle, post.GUID, post.CreatedAt, e.CreatedAt, b.Public, ed.Text, b.Provider, b.Poll, ed.Location)
+		if m.Photos, o.Uploads, err = h.postPhotos(ctx, me, post.GUID, b.Public, b.Photos); err != nil {
+			return o, false, err
+		}
+		ent = m
 		if b.Public {
 			o.PublishType, o.PublishGUID = "status_message", post.GUID
 		}
@@ -528,8 +544,14 @@ func (h fedHost) extraOutgoing(ctx context.Context, me store.Me, e store.OwnEnti
 		if err != nil {
 			return o, false, err
 		}
+		urls, ups, err := h.ownAvatar(ctx)
+		if err != nil {
+			return o, false, err
+		}
+		prof.ImageURL, prof.ImageURLMedium, prof.ImageURLSmall = urls[0], urls[1], urls[2]
+		o.Uploads = ups
 		ent = prof
-		rp, err := h.relayProfile(ctx)
+		rp, err := h.relayProfile(ctx, true)
 		if err != nil {
 			return o, false, err
 		}
@@ -709,4 +731,124 @@ func (p *Pod) DiscoverPerson(ctx context.Context, handle string) (store.Person, 
 		err = fmt.Errorf("%w: %s was discovered but is not stored", ErrNotFound, h)
 	}
 	return sp, err
+}
+
+// relayMediaExt are the relay's file extensions by content type.
+var relayMediaExt = map[string]string{"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+
+// relayMedia is how an own blob is named on the relay (the first 32 hex of
+// its SHA-256 and its type's extension) and how to upload it.
+func (p *Pod) relayMedia(sha string) (string, federation.Upload, error) {
+	st, err := p.mediaStore()
+	if err != nil {
+		return "", federation.Upload{}, err
+	}
+	f, err := st.Open(sha)
+	if err != nil {
+		return "", federation.Upload{}, fmt.Errorf("media %s: %w", sha, err)
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	ct := http.DetectContentType(head[:n])
+	ext := relayMediaExt[ct]
+	if ext == "" || len(sha) < 32 {
+		return "", federation.Upload{}, fmt.Errorf("media %s: %s cannot be published", sha, ct)
+	}
+	name := sha[:32] + "." + ext
+	return name, federation.Upload{Name: name, Load: func() (string, []byte, error) {
+		f, err := st.Open(sha)
+		if err != nil {
+			return "", nil, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 10<<20+1))
+		return ct, b, err
+	}}, nil
+}
+
+// relayMediaPath is where the relay serves the user's media.
+func relayMediaPath(relayURL, username string) string {
+	return relayURL + "/media/" + username + "/"
+}
+
+// postPhotos are an own post's photos as entities, and their uploads.
+func (h fedHost) postPhotos(ctx context.Context, me store.Me, postGUID string, public bool, guids []string) ([]*entity.Photo, []federation.Upload, error) {
+	relayURL, err := store.Field(ctx, h.p.db.R, RelayURLKey)
+	if err != nil || relayURL == "" {
+		return nil, nil, err
+	}
+	var photos []*entity.Photo
+	var ups []federation.Upload
+	for _, g := range guids {
+		e, ok, err := store.OwnEntityByGUID(ctx, h.p.db.R, g)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok || e.Retracted || e.Kind != "photo" {
+			continue
+		}
+		var b store.PhotoBody
+		if err := json.Unmarshal(e.Body, &b); err != nil {
+			return nil, nil, fmt.Errorf("own photo %s: %w", g, err)
+		}
+		sha := cmpOr(b.Sizes.Raw, b.Sizes.Large, b.Sizes.Medium)
+		if sha == "" {
+			continue
+		}
+		name, up, err := h.p.relayMedia(sha)
+		if err != nil {
+			h.p.logger.Warn("federation: a photo cannot be published; the post goes without it", "photo", g, "err", err)
+			continue
+		}
+		photos = append(photos, &entity.Photo{ID: g, AuthorID: me.Handle(), Public: public, CreatedAt: msUTC(e.CreatedAt),
+			RemotePhotoPath: relayMediaPath(relayURL, me.Username), RemotePhotoName: name, Text: b.Alt,
+			StatusMessageGUID: postGUID, Width: b.Width, Height: b.Height})
+		ups = append(ups, up)
+	}
+	return photos, ups, nil
+}
+
+// ownAvatar is the own avatar's relay URLs (large, medium, small) and
+// their uploads; empty without an avatar or a relay.
+func (h fedHost) ownAvatar(ctx context.Context) (urls [3]string, ups []federation.Upload, err error) {
+	q := h.p.db.R
+	relayURL, err := store.Field(ctx, q, RelayURLKey)
+	if err != nil || relayURL == "" {
+		return urls, nil, err
+	}
+	username, err := store.Field(ctx, q, "identity/username")
+	if err != nil {
+		return urls, nil, err
+	}
+	v, err := store.Field(ctx, q, "profile/avatar")
+	if err != nil || v == "" {
+		return urls, nil, err
+	}
+	var a struct{ Small, Medium, Large, Raw string }
+	if json.Unmarshal([]byte(v), &a) != nil {
+		return urls, nil, nil
+	}
+	for i, sha := range []string{cmpOr(a.Large, a.Raw, a.Medium), cmpOr(a.Medium, a.Large, a.Raw), cmpOr(a.Small, a.Medium, a.Large)} {
+		if sha == "" {
+			continue
+		}
+		name, up, err := h.p.relayMedia(sha)
+		if err != nil {
+			h.p.logger.Warn("federation: the avatar cannot be published", "err", err)
+			return [3]string{}, nil, nil
+		}
+		urls[i] = relayMediaPath(relayURL, username) + name
+		ups = append(ups, up)
+	}
+	return urls, ups, nil
+}
+
+func cmpOr(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }

@@ -123,6 +123,17 @@ type Outgoing struct {
 	UnpublishType, UnpublishGUID string
 	// UpdateProfile: also update the relay's hCard/WebFinger profile.
 	UpdateProfile *public.Profile
+	// Uploads are media the entity links to on the relay (photos,
+	// avatars), uploaded before anything is handed over. The relay names
+	// a file after its content, so the entity can name it in advance and
+	// uploading again changes nothing.
+	Uploads []Upload
+}
+
+// Upload is one media file for the relay.
+type Upload struct {
+	Name string // the relay's name for it (for logs and checks)
+	Load func() (contentType string, data []byte, err error)
 }
 
 // Config configures an Engine.

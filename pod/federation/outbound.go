@@ -64,6 +64,26 @@ func (e *Engine) send(ctx context.Context, self Self, items []Outgoing) error {
 	if err != nil {
 		return err
 	}
+	uploaded := map[string]bool{}
+	for _, it := range items {
+		for _, u := range it.Uploads {
+			if uploaded[u.Name] {
+				continue
+			}
+			ct, data, err := u.Load()
+			if err != nil {
+				return fmt.Errorf("read media %s for %s: %w", u.Name, it.Key, err)
+			}
+			res, err := c.UploadMedia(ctx, ct, data)
+			if err != nil {
+				return fmt.Errorf("upload media %s for %s: %w", u.Name, it.Key, err)
+			}
+			if res.Name != u.Name {
+				return fmt.Errorf("upload media for %s: the relay named it %q, the entity names %q", it.Key, res.Name, u.Name)
+			}
+			uploaded[u.Name] = true
+		}
+	}
 	var out []relay.OutboxItem
 	var pub []relay.PublishItem
 	for _, it := range items {

@@ -1,7 +1,10 @@
 package federation_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"strings"
@@ -358,4 +361,58 @@ func TestFederationScenario(t *testing.T) {
 			t.Fatalf("dave's copy of the root: %+v", row)
 		}
 	})
+
+	t.Run("photos and avatars live on the relay", func(t *testing.T) {
+		w := w.in(t)
+		ph, err := w.alice.Pod.UploadPhoto(ctx, pod.PhotoUpload{Image: bytes.NewReader(testPNG(t)), Filename: "dot.png",
+			ContentType: "image/png", Pending: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := apiv1.Bool(true)
+		p, err := w.alice.Pod.CreatePost(ctx, pod.PostInput{Body: "look", Public: &b, Photos: []string{ph.GUID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := w.waitPost(w.bob, p.GUID, nil)
+		if len(row.Photos) != 1 || row.Photos[0] != ph.GUID {
+			t.Fatalf("bob's copy has photos %v", row.Photos)
+		}
+		got, ok, err := store.PhotoByGUID(ctx, w.bob.Pod.DB().R, ph.GUID)
+		if err != nil || !ok {
+			t.Fatalf("bob's photo row: %v %v", ok, err)
+		}
+		if !strings.HasPrefix(got.Sizes.Raw, w.ra.URL+"/media/alice/") {
+			t.Fatalf("bob's photo URL %q is not on alice's relay", got.Sizes.Raw)
+		}
+		if st, body := w.fetch(w.ra, strings.TrimPrefix(got.Sizes.Raw, w.ra.URL)); st != http.StatusOK || !strings.HasPrefix(body, "\x89PNG") {
+			t.Fatalf("GET %s: %d", got.Sizes.Raw, st)
+		}
+		// The avatar: its files on the relay, its URLs in the profile bob sees.
+		if _, err := w.alice.Pod.UploadPhoto(ctx, pod.PhotoUpload{Image: bytes.NewReader(testPNG(t)), Filename: "me.png",
+			ContentType: "image/png", SetProfilePhoto: true}); err != nil {
+			t.Fatal(err)
+		}
+		podtest.Eventually(t, wait, "bob sees alice's avatar on her relay", func() (bool, error) {
+			sp, ok, err := store.PersonByHandle(ctx, w.bob.Pod.DB().R, w.ah)
+			return ok && strings.HasPrefix(sp.AvatarLarge, w.ra.URL+"/media/alice/"), err
+		})
+		sp, _, _ := store.PersonByHandle(ctx, w.bob.Pod.DB().R, w.ah)
+		if st, _ := w.fetch(w.ra, strings.TrimPrefix(sp.AvatarSmall, w.ra.URL)); st != http.StatusOK {
+			t.Fatalf("GET %s: %d", sp.AvatarSmall, st)
+		}
+	})
+}
+
+// testPNG is a small valid PNG.
+func testPNG(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
