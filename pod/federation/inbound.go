@@ -176,6 +176,10 @@ func (b *batch) accept(route string, body []byte, deliveryKey string, depth int)
 			if ferr := b.flush(); ferr != nil {
 				return ferr
 			}
+		case errors.Is(err, diaspora.ErrRelatedUnknown) && l.missingGUID != "" && b.earlyRetraction(body, route, deliveryKey):
+			// A retraction of something not here (yet): kept as a
+			// tombstone, so the target cannot appear later.
+			return nil
 		case errors.Is(err, diaspora.ErrRelatedUnknown) && l.missingGUID != "" && !fetched && depth < b.e.cfg.FetchDepth:
 			fetched = true
 			if ferr := b.fetch(body, route, l.missingType, l.missingGUID, depth); ferr != nil {
@@ -383,3 +387,39 @@ func (b *batch) relayRetraction(r *diaspora.Received, rt *entity.Retraction) err
 
 // keyOf parses a PEM public key.
 func keyOf(pemText string) (*rsa.PublicKey, error) { return keys.ParsePublic([]byte(pemText)) }
+
+// earlyRetraction accepts a retraction whose target is unknown here when
+// its author signed the envelope: the signature was verified before the
+// target was looked up (the entity stage comes after the signature), and
+// the store applies a retraction only to a target by the same author, so
+// it can only ever tombstone the sender's own entity. Queued when
+// accepted.
+func (b *batch) earlyRetraction(body []byte, route, deliveryKey string) bool {
+	doc := body
+	if route == "private" {
+		d, err := envelopeDecrypt(body, b.self.Key)
+		if err != nil {
+			return false
+		}
+		doc = d
+	}
+	env, err := envelopeParse(doc)
+	if err != nil {
+		return false
+	}
+	e, err := entity.Parse(env.Payload)
+	if err != nil {
+		return false
+	}
+	rt, ok := e.(*entity.Retraction)
+	if !ok || !strings.EqualFold(env.Sender, rt.Author()) {
+		return false
+	}
+	switch rt.TargetType() {
+	case "Post", "StatusMessage", "Reshare", "Comment", "Like", "PollParticipation", "Photo":
+	default:
+		return false
+	}
+	b.pending = append(b.pending, Accepted{Payload: env.Payload, Entity: e, DeliveryKey: deliveryKey})
+	return true
+}
