@@ -43,6 +43,9 @@ type EventData struct {
 	GUID string `json:"guid,omitempty"`
 	// PostGUID is the post an interaction belongs to.
 	PostGUID string `json:"post_guid,omitempty"`
+	// State is the federation engine's new state (federation events of
+	// kind "state": connecting, connected, error).
+	State string `json:"state,omitempty"`
 }
 
 // EventTranslator turns the changes of commits into events. It remembers

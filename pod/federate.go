@@ -636,7 +636,7 @@ func (p *Pod) startFederation(ctx context.Context, fc FederationConfig) {
 			Timeout: wait + 30*time.Second}))
 	}
 	p.fed = federation.New(federation.Config{Host: fedHost{p}, Discovery: discover.New(discover.Options{Client: out, Now: p.cfg.Now, Log: p.logger}),
-		Relay: rc, Log: p.logger, Now: p.cfg.Now, PollWait: fc.PollWait, Backoff: fc.Backoff})
+		Relay: rc, Log: p.logger, Now: p.cfg.Now, PollWait: fc.PollWait, Backoff: fc.Backoff, OnState: p.federationState})
 	p.log.Listen(func([]store.Change) {
 		select {
 		case p.changed <- struct{}{}:
@@ -851,4 +851,35 @@ func cmpOr(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// ListenFederation registers fn to be told each change of the federation
+// engine's state (the SSE hub); it must not block. The returned func
+// unregisters it.
+func (p *Pod) ListenFederation(fn func(state string)) (cancel func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fedListeners == nil {
+		p.fedListeners = map[int]func(string){}
+	}
+	id := p.fedListenerID
+	p.fedListenerID++
+	p.fedListeners[id] = fn
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.fedListeners, id)
+	}
+}
+
+func (p *Pod) federationState(state string) {
+	p.mu.Lock()
+	fns := make([]func(string), 0, len(p.fedListeners))
+	for _, fn := range p.fedListeners {
+		fns = append(fns, fn)
+	}
+	p.mu.Unlock()
+	for _, fn := range fns {
+		fn(state)
+	}
 }

@@ -77,9 +77,11 @@ type Pod struct {
 	key    *rsa.PrivateKey // the identity key once read (cachedKey)
 	wg     sync.WaitGroup  // background work (key generation, federation)
 
-	fed     *federation.Engine // nil without Config.Federation
-	changed chan struct{}      // a commit happened (federation's wake-up)
-	stop    context.CancelFunc // stops background work
+	fed           *federation.Engine // nil without Config.Federation
+	fedListeners  map[int]func(string)
+	fedListenerID int
+	changed       chan struct{}      // a commit happened (federation's wake-up)
+	stop          context.CancelFunc // stops background work
 }
 
 // Open opens the pod's data directory (creating it), takes its lock, and

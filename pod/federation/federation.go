@@ -153,6 +153,9 @@ type Config struct {
 	Backoff time.Duration
 	// FetchDepth bounds chains of fetched parents (default 3).
 	FetchDepth int
+	// OnState is told each change of Status.State ("connecting",
+	// "connected", "error"); it must not block.
+	OnState func(state string)
 }
 
 // Engine runs federation for one pod. Safe for concurrent use.
@@ -214,8 +217,13 @@ func (e *Engine) Status() Status {
 
 func (e *Engine) update(fn func(*Status)) {
 	e.mu.Lock()
+	before := e.status.State
 	fn(&e.status)
+	after := e.status.State
 	e.mu.Unlock()
+	if after != before && e.cfg.OnState != nil {
+		e.cfg.OnState(after)
+	}
 }
 
 func (e *Engine) poke() {

@@ -106,6 +106,12 @@ func newEventHub(p *pod.Pod, log *slog.Logger) *eventHub {
 	h.tr = p.NewEventTranslator(ctx)
 	cancel()
 	p.Log().Listen(h.onCommit)
+	p.ListenFederation(func(state string) {
+		data, _ := json.Marshal(pod.EventData{Kind: "state", State: state})
+		h.mu.Lock()
+		h.publish(pod.EventFederation, data)
+		h.mu.Unlock()
+	})
 	return h
 }
 

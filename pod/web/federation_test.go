@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bufio"
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +51,26 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 		id, err := alice.Pod.Identity(context.Background())
 		return id.Key.State == "ready", err
 	})
+	// The event stream tells the relay set-up and the engine's state.
+	events := make(chan string, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+APIPrefix+"/events", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			select {
+			case events <- sc.Text():
+			default:
+			}
+		}
+		close(events)
+	}()
 	ops := r.opCount()
 	for _, c := range []struct {
 		name string
@@ -75,6 +98,22 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 	podtest.Eventually(t, 30*time.Second, "connected", func() (bool, error) {
 		r.json("GET", APIPrefix+"/relay", nil, 200, &st)
 		return st.State == "connected", nil
+	})
+
+	seen := map[string]bool{}
+	podtest.Eventually(t, 30*time.Second, "federation events", func() (bool, error) {
+		for {
+			select {
+			case l := <-events:
+				if strings.HasPrefix(l, "data: ") {
+					seen[l] = true
+				}
+				continue
+			default:
+			}
+			break
+		}
+		return seen[`data: {"kind":"relay"}`] && seen[`data: {"kind":"state","state":"connected"}`], nil
 	})
 
 	var person apiv1.Person
