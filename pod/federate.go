@@ -178,7 +178,7 @@ func (h fedHost) RootPost(ctx context.Context, typ, guid string) (string, bool, 
 	return r.PostGUID, true, nil
 }
 
-func (h fedHost) Receive(ctx context.Context, in []federation.Accepted) error {
+func (h fedHost) Receive(ctx context.Context, in []federation.Accepted) (int, error) {
 	recs := make([]oplog.Received, 0, len(in))
 	for _, a := range in {
 		recs = append(recs, receivedOp(a.Entity, a.Payload, a.DeliveryKey))

@@ -23,7 +23,8 @@ func (p *Pod) Receive(ctx context.Context, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: received entity: %w", ErrInvalid, err)
 	}
-	return p.appendReceivedAll(ctx, []oplog.Received{receivedOp(e, payload, "")})
+	_, err = p.appendReceivedAll(ctx, []oplog.Received{receivedOp(e, payload, "")})
+	return err
 }
 
 // receivedOp is the Received op of a verified entity. Its key (the op's
@@ -64,31 +65,36 @@ func (p *Pod) AddPerson(ctx context.Context, rec store.PersonRecord) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	h := sha256.Sum256(payload)
-	return p.appendReceivedAll(ctx, []oplog.Received{{GUID: guid, EntityType: store.EntityPerson,
+	_, err = p.appendReceivedAll(ctx, []oplog.Received{{GUID: guid, EntityType: store.EntityPerson,
 		Author: strings.ToLower(rec.DiasporaID), PayloadHash: hex.EncodeToString(h[:]), Payload: string(payload)}})
+	return err
 }
 
 // appendReceivedAll appends the received ops not already held, in one
-// transaction.
-func (p *Pod) appendReceivedAll(ctx context.Context, recs []oplog.Received) error {
-	return p.log.Write(ctx, func(w *store.Writer) error {
+// transaction, and returns how many it appended.
+func (p *Pod) appendReceivedAll(ctx context.Context, recs []oplog.Received) (int, error) {
+	n := 0
+	err := p.log.Write(ctx, func(w *store.Writer) error {
+		n = 0
 		seen := map[string]bool{}
 		for _, rec := range recs {
 			if seen[rec.GUID] {
 				continue
 			}
 			seen[rec.GUID] = true
-			var n int
-			if err := w.QueryRowContext(ctx, "SELECT count(*) FROM st_received WHERE guid = ?", rec.GUID).Scan(&n); err != nil {
+			var held int
+			if err := w.QueryRowContext(ctx, "SELECT count(*) FROM st_received WHERE guid = ?", rec.GUID).Scan(&held); err != nil {
 				return fmt.Errorf("check received %s: %w", rec.GUID, err)
 			}
-			if n > 0 {
+			if held > 0 {
 				continue // already here: nothing to add
 			}
 			if _, err := w.Append(rec); err != nil {
 				return err
 			}
+			n++
 		}
 		return nil
 	})
+	return n, err
 }

@@ -46,8 +46,8 @@ type Host interface {
 	// entity (type name as the protocol has it: Post, Comment, Poll, …).
 	Related(ctx context.Context, typ, guid string) (diaspora.Related, bool, error)
 	// Receive stores accepted entities, all in one transaction;
-	// entities already stored are skipped.
-	Receive(ctx context.Context, in []Accepted) error
+	// entities already stored are skipped. It returns how many were new.
+	Receive(ctx context.Context, in []Accepted) (int, error)
 	// Pending lists own changes not yet handed to the relay, oldest
 	// first, at most n.
 	Pending(ctx context.Context, n int) ([]Outgoing, error)

@@ -57,8 +57,9 @@ type batch struct {
 
 func (b *batch) flush() error {
 	if len(b.pending) > 0 {
-		stored := int64(len(b.pending))
-		if err := b.e.cfg.Host.Receive(b.ctx, b.pending); err != nil {
+		n, err := b.e.cfg.Host.Receive(b.ctx, b.pending)
+		stored := int64(n)
+		if err != nil {
 			if !errors.Is(err, oplog.ErrMalformed) {
 				b.fatal = fmt.Errorf("store %d received entities: %w", len(b.pending), err)
 				return b.fatal
@@ -67,10 +68,10 @@ func (b *batch) flush() error {
 			// for good: store them one by one and drop what is refused.
 			stored = 0
 			for _, a := range b.pending {
-				err := b.e.cfg.Host.Receive(b.ctx, []Accepted{a})
+				n, err := b.e.cfg.Host.Receive(b.ctx, []Accepted{a})
 				switch {
 				case err == nil:
-					stored++
+					stored += int64(n)
 				case errors.Is(err, oplog.ErrMalformed):
 					b.e.log.Warn("federation: the op log refused a received entity; dropped", "type", a.Entity.Type(),
 						"guid", entity.GUIDOf(a.Entity), "err", err)
@@ -310,9 +311,26 @@ func snake(typ string) string {
 	return strings.ToLower(typ)
 }
 
+// errRetractionAuthor: a retraction must name the target's author as
+// its author (diaspora* always does, also when the root author moderates
+// a comment; PROTOCOL.md §7.4): one that names someone else would be
+// accepted by the rules and then never apply.
+var errRetractionAuthor = errors.New("a retraction's author must be its target's author")
+
 // accepted queues an accepted entity, and when it is someone's
 // interaction on the user's own post, queues its relaying.
 func (b *batch) accepted(r *diaspora.Received, deliveryKey string) error {
+	if rt, ok := r.Entity.(*entity.Retraction); ok {
+		l := &lookups{b: b}
+		target, known := l.Related(rt.TargetType(), rt.TargetGUID())
+		if l.err != nil {
+			b.fatal = l.err
+			return l.err
+		}
+		if known && !strings.EqualFold(target.Author, rt.Author()) {
+			return fmt.Errorf("%w: %s %s is by %s, the retraction names %s", errRetractionAuthor, rt.TargetType(), rt.TargetGUID(), target.Author, rt.Author())
+		}
+	}
 	b.pending = append(b.pending, Accepted{Payload: r.Payload, Entity: r.Entity, DeliveryKey: deliveryKey})
 	if rel, ok := r.Entity.(entity.Relayable); ok && r.Sender != b.self.Handle && rel.Author() != b.self.Handle {
 		return b.relayOwn(r, rel.ParentType(), rel.ParentGUID())
