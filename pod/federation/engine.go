@@ -194,6 +194,7 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 			fails++
 			continue
 		}
+		e.log.Debug("federation: inbox page stored and acknowledged", "items", len(page.Items), "cursor", page.Cursor)
 		after = page.Cursor
 		fails = 0
 		e.update(func(s *Status) { s.InboxBacklog = 0 })

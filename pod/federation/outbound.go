@@ -52,6 +52,7 @@ func (e *Engine) SendPending(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("record handed changes: %w", err)
 	}
 	n := int64(len(items))
+	e.log.Debug("federation: handed to the relay", "items", n)
 	e.update(func(s *Status) { s.Handed += n; s.OutboxPending = 0 })
 	return len(items), nil
 }
