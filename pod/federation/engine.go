@@ -226,8 +226,20 @@ func (e *Engine) outboundLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-e.cfg.Host.Changed():
+			// Commits come in bursts (an inbox page, a sync batch):
+			// look once they settle rather than after each.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(outboundSettle):
+			}
 		case <-e.wake:
 		case <-time.After(30 * time.Second):
 		}
 	}
 }
+
+// outboundSettle is how long the outbox waits after a commit before
+// looking for pending changes; short enough that a post leaves at once
+// to a person's eye.
+const outboundSettle = 50 * time.Millisecond
