@@ -342,7 +342,11 @@ func (h fedHost) outgoing(ctx context.Context, me store.Me, key *rsa.PrivateKey,
 		if err := json.Unmarshal(e.Body, &ed); err != nil {
 			return o, false, fmt.Errorf("own edit %s: %w", e.GUID, err)
 		}
-		m := statusMessage(handle, post.GUID, post.CreatedAt, e.CreatedAt, b.Public, ed.Text, b.Provider, b.Poll, ed.Location)
+		editedAt, err := editSecond(ctx, p.db.R, post, e.GUID)
+		if err != nil {
+			return o, false, err
+		}
+		m := statusMessage(handle, post.GUID, post.CreatedAt, editedAt, b.Public, ed.Text, b.Provider, b.Poll, ed.Location)
 		if m.Photos, o.Uploads, err = h.postPhotos(ctx, me, post.GUID, b.Public, b.Photos); err != nil {
 			return o, false, err
 		}
@@ -882,4 +886,25 @@ func (p *Pod) federationState(state string) {
 	for _, fn := range fns {
 		fn(state)
 	}
+}
+
+// editSecond is the edited_at an own edit is sent with. diaspora* times
+// have whole seconds, and a receiver tells versions apart by edited_at, so
+// each edit of a post gets its own second, after the post's and after
+// the previous edit's: max(the edit's second, previous + 1 s). Every
+// device computes the same from the same edits.
+func editSecond(ctx context.Context, q store.Querier, post store.OwnEntity, editGUID string) (int64, error) {
+	edits, err := store.OwnEdits(ctx, q, post.GUID)
+	if err != nil {
+		return 0, err
+	}
+	prev := post.CreatedAt / 1000 * 1000
+	for _, e := range edits {
+		sec := max(e.CreatedAt/1000*1000, prev+1000)
+		if e.GUID == editGUID {
+			return sec, nil
+		}
+		prev = sec
+	}
+	return 0, fmt.Errorf("edit %s of post %s: not among its edits", editGUID, post.GUID)
 }

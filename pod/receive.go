@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"seedpod/pod/diaspora/entity"
@@ -48,7 +47,7 @@ func receivedOp(e entity.Entity, payload []byte, deliveryKey string) oplog.Recei
 		}
 	default:
 		if m, ok := e.(*entity.StatusMessage); ok && !m.EditedAt.IsZero() && m.EditedAt.After(m.CreatedAt) {
-			key += "#" + strconv.FormatInt(m.EditedAt.UnixMilli(), 10)
+			key = store.ReceivedEditKey(key, m.EditedAt.UnixMilli())
 		}
 	}
 	return oplog.Received{GUID: key, EntityType: e.Type(), Author: strings.ToLower(e.Author()), PayloadHash: sum, Payload: string(payload)}

@@ -135,3 +135,22 @@ func UnhandedPublishedCount(ctx context.Context, q Querier) (int, error) {
 	}
 	return n, nil
 }
+
+// OwnEdits are the own edits of a post (live or retracted), oldest first.
+func OwnEdits(ctx context.Context, q Querier, postGUID string) ([]OwnEntity, error) {
+	rows, err := q.QueryContext(ctx, `SELECT guid, created_at FROM st_published WHERE kind = 'edit' AND parent = ?
+		ORDER BY created_at, guid`, postGUID)
+	if err != nil {
+		return nil, fmt.Errorf("read edits of %s: %w", postGUID, err)
+	}
+	defer rows.Close()
+	var out []OwnEntity
+	for rows.Next() {
+		e := OwnEntity{Kind: "edit", Parent: postGUID}
+		if err := rows.Scan(&e.GUID, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("read edits of %s: %w", postGUID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
