@@ -33,7 +33,7 @@ import (
 	"seedpod/pod/diaspora/envelope"
 	"seedpod/pod/httpclient"
 	"seedpod/pod/oplog"
-	"seedpod/pod/podtest"
+	"seedpod/pod/podtest/podnet"
 	"seedpod/pod/relay"
 	"seedpod/pod/store"
 	"seedpod/pod/web"
@@ -67,7 +67,7 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 	}
 	began := time.Now()
 	ctx := context.Background()
-	nw := podtest.NewNetwork(t)
+	nw := podnet.NewNetwork(t)
 	// Alice's logs are printed when the test fails (or always, with
 	// FEDCRASH_DUMP=1; SEEDPOD_LOG=debug makes them chattier).
 	logs := &lockedBuffer{}
@@ -79,7 +79,7 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 
 	ra := startWatchedRelay(t, nw, "alice")
 	rb := nw.Relay("bob")
-	bob := nw.Pod("bob", podtest.PodOptions{})
+	bob := nw.Pod("bob", podnet.PodOptions{})
 	aliceData := filepath.Join(t.TempDir(), "alice")
 	start := func() *serveProcess { return startFederatingServe(t, aliceData, nw.CAFile, logs) }
 
@@ -90,7 +90,7 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	bh := bob.Join(t, rb)
-	podtest.Eventually(t, wait, "alice's identity key", func() (bool, error) {
+	podnet.Eventually(t, wait, "alice's identity key", func() (bool, error) {
 		var id pod.Identity
 		_, err := alice.call("GET", web.APIPrefix+"/identity", nil, &id)
 		if id.Key.State == "failed" {
@@ -133,7 +133,7 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 	if err := bob.Pod.AddToAspect(ctx, aspectID(t, bobAspects, "Friends"), sp.GUID); err != nil {
 		t.Fatal(err)
 	}
-	podtest.Eventually(t, wait, "alice sees bob as a mutual contact", func() (bool, error) {
+	podnet.Eventually(t, wait, "alice sees bob as a mutual contact", func() (bool, error) {
 		var cs []pod.ContactEntry
 		_, err := alice.call("GET", web.APIPrefix+"/contacts?relationship=mutual", nil, &cs)
 		for _, c := range cs {
@@ -149,7 +149,7 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 	if _, err := alice.call("POST", web.V1Prefix+"/posts", map[string]any{"body": "comment on this, bob", "public": true}, &post); err != nil {
 		t.Fatal(err)
 	}
-	podtest.Eventually(t, wait, "bob has alice's post", func() (bool, error) {
+	podnet.Eventually(t, wait, "bob has alice's post", func() (bool, error) {
 		_, ok, err := store.PostByGUID(ctx, bob.Pod.DB().R, post.GUID)
 		return ok, err
 	})
@@ -185,12 +185,12 @@ func TestFederationInboundSurvivesOfflineAndKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	podtest.Eventually(t, wait, "bob's offline comments waiting in alice's relay inbox", func() (bool, error) {
+	podnet.Eventually(t, wait, "bob's offline comments waiting in alice's relay inbox", func() (bool, error) {
 		in, err := ra.unacked()
 		return len(in.comments) == offline, err
 	})
 	alice = start()
-	podtest.Eventually(t, wait, "alice acknowledges bob's offline comments", func() (bool, error) {
+	podnet.Eventually(t, wait, "alice acknowledges bob's offline comments", func() (bool, error) {
 		n, err := acked()
 		return n == offline, err
 	})
@@ -719,7 +719,7 @@ func (w *watchedRelay) untrap(release chan struct{}) {
 	close(release)
 }
 
-func startWatchedRelay(t *testing.T, nw *podtest.Network, name string) *watchedRelay {
+func startWatchedRelay(t *testing.T, nw *podnet.Network, name string) *watchedRelay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

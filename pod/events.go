@@ -204,6 +204,9 @@ func (t *EventTranslator) received(ctx context.Context, c store.Change) (typ, ki
 	}
 	switch c.Entity {
 	case store.EntityStatusMessage, store.EntityReshare:
+		if g, _, ok := store.SplitReceivedEditKey(c.Key); ok {
+			return EventPost, "edit", g, g // another version of the post
+		}
 		return EventPost, c.Entity, c.Key, c.Key
 	case store.EntityComment:
 		return EventPost, c.Entity, c.Key, col("SELECT post_guid FROM comments WHERE guid = ?")

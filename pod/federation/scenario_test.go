@@ -14,7 +14,7 @@ import (
 	"seedpod/pod"
 	"seedpod/pod/apiv1"
 	"seedpod/pod/httpclient"
-	"seedpod/pod/podtest"
+	"seedpod/pod/podtest/podnet"
 	"seedpod/pod/store"
 )
 
@@ -25,19 +25,19 @@ const wait = 30 * time.Second
 
 type world struct {
 	t                 *testing.T
-	net               *podtest.Network
-	alice, bob, carol *podtest.PodNode
-	ra, rb, rc        *podtest.RelayNode
+	net               *podnet.Network
+	alice, bob, carol *podnet.PodNode
+	ra, rb, rc        *podnet.RelayNode
 	ah, bh, ch        string // handles
 	ctx               context.Context
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	n := podtest.NewNetwork(t)
+	n := podnet.NewNetwork(t)
 	w := &world{t: t, net: n, ctx: context.Background()}
 	w.ra, w.rb, w.rc = n.Relay("alice"), n.Relay("bob"), n.Relay("carol")
-	w.alice, w.bob, w.carol = n.Pod("alice", podtest.PodOptions{}), n.Pod("bob", podtest.PodOptions{}), n.Pod("carol", podtest.PodOptions{})
+	w.alice, w.bob, w.carol = n.Pod("alice", podnet.PodOptions{}), n.Pod("bob", podnet.PodOptions{}), n.Pod("carol", podnet.PodOptions{})
 	w.ah = w.alice.Join(t, w.ra)
 	w.bh = w.bob.Join(t, w.rb)
 	w.ch = w.carol.Join(t, w.rc)
@@ -52,7 +52,7 @@ func (w *world) in(t *testing.T) *world {
 }
 
 // share makes from share with to (aspect id) after discovering them.
-func (w *world) share(from *podtest.PodNode, toHandle string, aspect int64) {
+func (w *world) share(from *podnet.PodNode, toHandle string, aspect int64) {
 	w.t.Helper()
 	sp, err := from.Pod.DiscoverPerson(w.ctx, toHandle)
 	if err != nil {
@@ -64,15 +64,15 @@ func (w *world) share(from *podtest.PodNode, toHandle string, aspect int64) {
 }
 
 // sharing waits until at sees who sharing with them (or not).
-func (w *world) sharing(at *podtest.PodNode, who string, want bool) {
+func (w *world) sharing(at *podnet.PodNode, who string, want bool) {
 	w.t.Helper()
-	podtest.Eventually(w.t, wait, at.Name+" sees "+who+" sharing="+map[bool]string{true: "true", false: "false"}[want], func() (bool, error) {
+	podnet.Eventually(w.t, wait, at.Name+" sees "+who+" sharing="+map[bool]string{true: "true", false: "false"}[want], func() (bool, error) {
 		sp, ok, err := store.PersonByHandle(w.ctx, at.Pod.DB().R, who)
 		return err == nil && ok && sp.Sharing == want, err
 	})
 }
 
-func (w *world) hasPost(at *podtest.PodNode, guid string) bool {
+func (w *world) hasPost(at *podnet.PodNode, guid string) bool {
 	_, ok, err := store.PostByGUID(w.ctx, at.Pod.DB().R, guid)
 	if err != nil {
 		w.t.Fatal(err)
@@ -80,10 +80,10 @@ func (w *world) hasPost(at *podtest.PodNode, guid string) bool {
 	return ok
 }
 
-func (w *world) waitPost(at *podtest.PodNode, guid string, cond func(store.PostRow) bool) store.PostRow {
+func (w *world) waitPost(at *podnet.PodNode, guid string, cond func(store.PostRow) bool) store.PostRow {
 	w.t.Helper()
 	var row store.PostRow
-	podtest.Eventually(w.t, wait, at.Name+" has post "+guid, func() (bool, error) {
+	podnet.Eventually(w.t, wait, at.Name+" has post "+guid, func() (bool, error) {
 		r, ok, err := store.PostByGUID(w.ctx, at.Pod.DB().R, guid)
 		row = r
 		return ok && (cond == nil || cond(r)), err
@@ -91,7 +91,7 @@ func (w *world) waitPost(at *podtest.PodNode, guid string, cond func(store.PostR
 	return row
 }
 
-func (w *world) post(from *podtest.PodNode, text string, public bool, aspects ...int64) string {
+func (w *world) post(from *podnet.PodNode, text string, public bool, aspects ...int64) string {
 	w.t.Helper()
 	b := apiv1.Bool(public)
 	p, err := from.Pod.CreatePost(w.ctx, pod.PostInput{Body: text, Public: &b, Aspects: aspects})
@@ -102,7 +102,7 @@ func (w *world) post(from *podtest.PodNode, text string, public bool, aspects ..
 }
 
 // fetch GETs a path on a relay as an outsider would.
-func (w *world) fetch(r *podtest.RelayNode, path string) (int, string) {
+func (w *world) fetch(r *podnet.RelayNode, path string) (int, string) {
 	w.t.Helper()
 	c := httpclient.New(w.net.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 10 * time.Second}))
 	req, _ := http.NewRequestWithContext(w.ctx, "GET", r.URL+path, nil)
@@ -172,8 +172,8 @@ func TestFederationScenario(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, at := range []*podtest.PodNode{w.alice, w.carol} {
-			podtest.Eventually(t, wait, at.Name+" has bob's comment", func() (bool, error) {
+		for _, at := range []*podnet.PodNode{w.alice, w.carol} {
+			podnet.Eventually(t, wait, at.Name+" has bob's comment", func() (bool, error) {
 				cs, err := at.Pod.PostComments(ctx, guid, store.TimeBound{Limit: 100})
 				for _, x := range cs {
 					if x.GUID == c.GUID && x.Body == "bob was here" && x.Author.DiasporaID == w.bh {
@@ -207,7 +207,7 @@ func TestFederationScenario(t *testing.T) {
 		}
 		// alice gets all three; carol sees bob's like relayed by alice,
 		// bob sees carol's vote relayed by alice.
-		likedBy := func(at *podtest.PodNode, who string) func() (bool, error) {
+		likedBy := func(at *podnet.PodNode, who string) func() (bool, error) {
 			return func() (bool, error) {
 				ls, _, err := at.Pod.Likes(ctx, p.GUID, "", 0, 50)
 				for _, l := range ls {
@@ -218,9 +218,9 @@ func TestFederationScenario(t *testing.T) {
 				return false, err
 			}
 		}
-		podtest.Eventually(t, wait, "alice sees bob's like", likedBy(w.alice, w.bh))
-		podtest.Eventually(t, wait, "carol sees bob's like (relayed)", likedBy(w.carol, w.bh))
-		tally := func(at *podtest.PodNode) func() (bool, error) {
+		podnet.Eventually(t, wait, "alice sees bob's like", likedBy(w.alice, w.bh))
+		podnet.Eventually(t, wait, "carol sees bob's like (relayed)", likedBy(w.carol, w.bh))
+		tally := func(at *podnet.PodNode) func() (bool, error) {
 			return func() (bool, error) {
 				row, ok, err := store.PostByGUID(ctx, at.Pod.DB().R, p.GUID)
 				if err != nil || !ok {
@@ -230,8 +230,8 @@ func TestFederationScenario(t *testing.T) {
 				return tl.Total == 1 && tl.Counts[2] == 1, err
 			}
 		}
-		podtest.Eventually(t, wait, "alice counts carol's vote", tally(w.alice))
-		podtest.Eventually(t, wait, "bob counts carol's vote (relayed)", tally(w.bob))
+		podnet.Eventually(t, wait, "alice counts carol's vote", tally(w.alice))
+		podnet.Eventually(t, wait, "bob counts carol's vote (relayed)", tally(w.bob))
 		row := w.waitPost(w.alice, reshare, nil)
 		if row.RootGUID != p.GUID || row.Author != w.ch {
 			t.Fatalf("alice's copy of carol's reshare: %+v", row)
@@ -256,8 +256,8 @@ func TestFederationScenario(t *testing.T) {
 		if err := w.alice.Pod.DeletePost(ctx, guid); err != nil {
 			t.Fatal(err)
 		}
-		for _, at := range []*podtest.PodNode{w.bob, w.carol} {
-			podtest.Eventually(t, wait, at.Name+" drops the deleted post", func() (bool, error) { return !w.hasPost(at, guid), nil })
+		for _, at := range []*podnet.PodNode{w.bob, w.carol} {
+			podnet.Eventually(t, wait, at.Name+" drops the deleted post", func() (bool, error) { return !w.hasPost(at, guid), nil })
 		}
 		if st, _ := w.fetch(w.ra, "/fetch/post/"+guid); st != http.StatusNotFound {
 			t.Fatalf("fetch of a deleted post: %d", st)
@@ -266,7 +266,7 @@ func TestFederationScenario(t *testing.T) {
 		if _, err := w.alice.Pod.UpdateProfile(ctx, pod.ProfileUpdate{Name: &name}); err != nil {
 			t.Fatal(err)
 		}
-		podtest.Eventually(t, wait, "bob sees alice's new name", func() (bool, error) {
+		podnet.Eventually(t, wait, "bob sees alice's new name", func() (bool, error) {
 			sp, ok, err := store.PersonByHandle(ctx, w.bob.Pod.DB().R, w.ah)
 			return ok && sp.Name == "Alice Liddell", err
 		})
@@ -286,7 +286,7 @@ func TestFederationScenario(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		messages := func(at *podtest.PodNode, want ...string) func() (bool, error) {
+		messages := func(at *podnet.PodNode, want ...string) func() (bool, error) {
 			return func() (bool, error) {
 				ms, _, err := at.Pod.ConversationMessages(ctx, c.GUID, apiv1.IndexPage{Page: 1, PerPage: 50})
 				if err != nil {
@@ -304,13 +304,13 @@ func TestFederationScenario(t *testing.T) {
 				return true, nil
 			}
 		}
-		podtest.Eventually(t, wait, "bob has the conversation", messages(w.bob, w.ah+": at five"))
-		podtest.Eventually(t, wait, "carol has the conversation", messages(w.carol, w.ah+": at five"))
+		podnet.Eventually(t, wait, "bob has the conversation", messages(w.bob, w.ah+": at five"))
+		podnet.Eventually(t, wait, "carol has the conversation", messages(w.carol, w.ah+": at five"))
 		if _, err := w.bob.Pod.SendMessage(ctx, c.GUID, "yes please"); err != nil {
 			t.Fatal(err)
 		}
-		for _, at := range []*podtest.PodNode{w.alice, w.carol} {
-			podtest.Eventually(t, wait, at.Name+" has bob's reply", messages(at, w.ah+": at five", w.bh+": yes please"))
+		for _, at := range []*podnet.PodNode{w.alice, w.carol} {
+			podnet.Eventually(t, wait, at.Name+" has bob's reply", messages(at, w.ah+": at five", w.bh+": yes please"))
 		}
 	})
 
@@ -321,7 +321,7 @@ func TestFederationScenario(t *testing.T) {
 			t.Fatalf("status: %+v %v", st, err)
 		}
 		guid := w.post(w.alice, "who got this?", true)
-		podtest.Eventually(t, wait, "delivered to bob's and carol's pods", func() (bool, error) {
+		podnet.Eventually(t, wait, "delivered to bob's and carol's pods", func() (bool, error) {
 			d, err := w.alice.Pod.DeliveryOf(ctx, guid)
 			if err != nil {
 				return false, err
@@ -341,7 +341,7 @@ func TestFederationScenario(t *testing.T) {
 	t.Run("a reshare's missing root is fetched", func(t *testing.T) {
 		w := w.in(t)
 		rd := w.net.Relay("dave")
-		dave := w.net.Pod("dave", podtest.PodOptions{})
+		dave := w.net.Pod("dave", podnet.PodOptions{})
 		dh := dave.Join(t, rd)
 		w.share(w.bob, dh, friends)
 		w.share(dave, w.bh, friends)
@@ -393,7 +393,7 @@ func TestFederationScenario(t *testing.T) {
 			ContentType: "image/png", SetProfilePhoto: true}); err != nil {
 			t.Fatal(err)
 		}
-		podtest.Eventually(t, wait, "bob sees alice's avatar on her relay", func() (bool, error) {
+		podnet.Eventually(t, wait, "bob sees alice's avatar on her relay", func() (bool, error) {
 			sp, ok, err := store.PersonByHandle(ctx, w.bob.Pod.DB().R, w.ah)
 			return ok && strings.HasPrefix(sp.AvatarLarge, w.ra.URL+"/media/alice/"), err
 		})

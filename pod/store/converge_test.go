@@ -32,8 +32,17 @@ type domainSim struct {
 	posts   []string // all post guids (own and received)
 	comms   []string
 	convs   []string
-	guidN   int
-	base    time.Time
+	// statuses are the received status messages, originals or edits only,
+	// that received edits may name.
+	statuses []simStatus
+	guidN    int
+	base     time.Time
+}
+
+type simStatus struct {
+	guid, author string
+	created      time.Time
+	public       bool
 }
 
 type simPerson struct{ guid, handle string }
@@ -68,7 +77,7 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 		}
 		return s.posts[r.IntN(len(s.posts))]
 	}
-	switch r.IntN(22) {
+	switch r.IntN(24) {
 	case 0:
 		return oplog.SetField{Key: fmt.Sprintf("aspect/%d/name", 1+r.IntN(5)), Value: []string{"", "Friends", "Work", "Café", "Band"}[r.IntN(5)]}
 	case 1:
@@ -95,7 +104,11 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 		if r.IntN(3) == 0 {
 			text += " hi @{Alice; alice@localhost}"
 		}
-		return received(t, &entity.StatusMessage{AuthorID: p.handle, ID: g, CreatedAt: when.Truncate(time.Second), Public: r.IntN(2) == 0, Text: text}, g)
+		m := &entity.StatusMessage{AuthorID: p.handle, ID: g, CreatedAt: when.Truncate(time.Second), Public: r.IntN(2) == 0, Text: text}
+		s.statuses = append(s.statuses, simStatus{guid: g, author: p.handle, created: m.CreatedAt, public: m.Public})
+		return received(t, m, g)
+	case 22, 23:
+		return s.receivedEdit(t, p, when, step)
 	case 8:
 		g := s.guid()
 		s.comms = append(s.comms, g)
@@ -179,6 +192,42 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 	default:
 		return oplog.ReadUpTo{Stream: "notifications", Watermark: when.Add(-time.Duration(r.IntN(100)) * time.Minute).UnixMilli()}
 	}
+}
+
+// receivedEdit is a received edit (ReceivedEditKey) of a received status
+// message: mostly by its author, some by another (refused), some under a
+// key that is not their edited_at (refused), some claiming another
+// created_at or visibility; or the first edit of a post whose original
+// never arrives.
+func (s *domainSim) receivedEdit(t testing.TB, p simPerson, when time.Time, step int) oplog.Body {
+	r := s.r
+	var st simStatus
+	if len(s.statuses) == 0 || r.IntN(6) == 0 {
+		st = simStatus{guid: s.guid(), author: p.handle, created: when.Add(-time.Duration(1+r.IntN(30)) * time.Minute).Truncate(time.Second),
+			public: r.IntN(2) == 0}
+		s.statuses = append(s.statuses, st)
+		s.posts = append(s.posts, st.guid)
+	} else {
+		st = s.statuses[r.IntN(len(s.statuses))]
+	}
+	m := &entity.StatusMessage{AuthorID: st.author, ID: st.guid, CreatedAt: st.created, EditedAt: when.Truncate(time.Second),
+		Public: st.public, Text: fmt.Sprintf("edited post %d #garden", step)}
+	key := ReceivedEditKey(st.guid, m.EditedAt.UnixMilli())
+	switch r.IntN(10) {
+	case 0:
+		m.AuthorID = p.handle // another author, unless p wrote it
+	case 1:
+		key = ReceivedEditKey(st.guid, m.EditedAt.UnixMilli()+1000) // not its edited_at
+	case 2:
+		m.CreatedAt = m.CreatedAt.Add(-time.Hour) // another created_at
+	case 3:
+		m.Public = !m.Public
+	case 4:
+		m.Text += " hi @{Alice; alice@localhost}"
+	case 5:
+		m.Location = &entity.Location{Address: "Berlin", Lat: "52.52", Lng: "13.40"}
+	}
+	return received(t, m, key)
 }
 
 func simulateDomain(t testing.TB, seed uint64, perDevice int) []*simDevice {

@@ -73,6 +73,12 @@ type guidFold struct {
 	// remoteRetraction: remote_retractions has a row for the guid (by
 	// whichever author; remotelyRetracted checks who).
 	remoteRetraction bool
+	// hasReceivedEdits: received records are keyed <guid>#… (edits of a
+	// received post, ReceivedEditKey); receivedEdits reads them.
+	hasReceivedEdits bool
+	// edits are those records once receivedEdits has read them.
+	edits     []Received
+	editsRead bool
 }
 
 // flushCache holds fold reads while flush runs the projections: the fold
@@ -102,10 +108,11 @@ func (tx *Tx) foldOf(guid string) (*guidFold, error) {
 		EXISTS (SELECT 1 FROM st_retracted WHERE guid = ?1),
 		EXISTS (SELECT 1 FROM st_published WHERE parent = ?1 AND kind = '`+KindEdit+`'),
 		r.entity_type, r.author, r.payload,
-		EXISTS (SELECT 1 FROM remote_retractions WHERE target_guid = ?1)
+		EXISTS (SELECT 1 FROM remote_retractions WHERE target_guid = ?1),
+		EXISTS (SELECT 1 FROM st_received WHERE guid >= ?1 || '`+receivedEditMarker+`' AND guid < ?1 || '`+receivedEditEnd+`')
 		FROM (SELECT 1) LEFT JOIN st_published p ON p.guid = ?1 LEFT JOIN st_received r ON r.guid = ?1`, guid).
 		Scan(&kind, &parent, &created, &body, &recips, &f.pub.Retracted, &f.hasEdits, &entityType, &author, &payload,
-			&f.remoteRetraction)
+			&f.remoteRetraction, &f.hasReceivedEdits)
 	if err != nil {
 		return nil, fmt.Errorf("read fold of %s: %w", guid, err)
 	}
@@ -212,6 +219,17 @@ func (tx *Tx) received(guid string) (Received, bool, error) {
 
 // projectReceived dispatches an inbound entity to its area.
 func (tx *Tx) projectReceived(guid, entity string) error {
+	if entity == EntityStatusMessage {
+		if post, _, isEdit := SplitReceivedEditKey(guid); isEdit {
+			// An edit of a received post (ReceivedEditKey): the post
+			// changes, and with its text the mentions its notifications
+			// read (projectNotifications sees only the edit's key).
+			if err := tx.projectPost(post); err != nil {
+				return err
+			}
+			return tx.notifyPost(post)
+		}
+	}
 	switch entity {
 	case EntityPerson, EntityProfile, EntityContact:
 		r, ok, err := tx.received(guid)

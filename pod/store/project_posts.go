@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -17,8 +18,9 @@ import (
 //
 // A post's row is recomputed from the fold alone: an own post from its
 // Publish (kind post or reshare) and its live edits, a received one from
-// its status_message or reshare record, unless retracted (own Retract, or
-// a received retraction by the post's author). Its tags, mentions,
+// its status_message or reshare record and the status_message records of
+// its edits (ReceivedEditKey), unless retracted (own Retract, or a
+// received retraction by the post's author). Its tags, mentions,
 // versions and photo references follow the row; its photos are
 // re-projected, since their post and visibility come from it.
 
@@ -68,7 +70,21 @@ func (tx *Tx) projectPost(guid string) error {
 			return err
 		}
 	}
-	if !ok {
+	if ok && cur.exists && cur.createdAt != st.row.CreatedAt {
+		// The post's time changed (a received post shown from an edit
+		// until its original arrived): its time id moves with it, as if
+		// it had been written at that time first.
+		if err := tx.deletePost(guid, cur); err != nil {
+			return err
+		}
+		cur.exists = false
+		if cur.id, err = tx.freeTimeID("posts", candidate); err != nil {
+			return fmt.Errorf("time id of %s: %w", guid, err)
+		}
+		if _, err := tx.insertPost(pw, cur.id, &cur); err != nil {
+			return err
+		}
+	} else if !ok {
 		if err := tx.deletePost(guid, cur); err != nil {
 			return err
 		}
@@ -122,9 +138,10 @@ func (tx *Tx) writePostPhotos(guid string, oldRefs, photos []string) error {
 // storedPost is what projectPost needs of a guid's current posts row and
 // its surroundings, read in one statement.
 type storedPost struct {
-	exists bool
-	id     int64
-	text   string
+	exists    bool
+	id        int64
+	text      string
+	createdAt int64
 	// hasRefs: post_photo_refs rows name the post.
 	hasRefs bool
 	// lastComment is the newest comment's created_at (0: none).
@@ -137,15 +154,17 @@ func (tx *Tx) storedPost(guid string, candidate int64) (storedPost, error) {
 	var cur storedPost
 	var id, last sql.NullInt64
 	var text sql.NullString
-	if err := tx.QueryRowContext(tx.ctx, `SELECT p.id, p.text,
+	var created sql.NullInt64
+	if err := tx.QueryRowContext(tx.ctx, `SELECT p.id, p.text, p.created_at,
 		EXISTS (SELECT 1 FROM post_photo_refs WHERE post_guid = ?1),
 		(SELECT max(created_at) FROM comments WHERE post_guid = ?1),
 		EXISTS (SELECT 1 FROM posts WHERE id = ?2)
 		FROM (SELECT 1) LEFT JOIN posts p ON p.guid = ?1`, guid, candidate).
-		Scan(&id, &text, &cur.hasRefs, &last, &cur.candidateTaken); err != nil {
+		Scan(&id, &text, &created, &cur.hasRefs, &last, &cur.candidateTaken); err != nil {
 		return cur, fmt.Errorf("read post %s: %w", guid, err)
 	}
-	cur.exists, cur.id, cur.text, cur.lastComment = id.Valid, id.Int64, text.String, last.Int64
+	cur.exists, cur.id, cur.text, cur.createdAt, cur.lastComment = id.Valid, id.Int64, text.String, created.Int64,
+		last.Int64
 	return cur, nil
 }
 
@@ -179,18 +198,22 @@ func (tx *Tx) computePost(guid string) (postState, bool, error) {
 		}
 		return tx.computeOwnPost(p, f.hasEdits)
 	}
-	r, ok, err := tx.received(guid)
-	if err != nil || !ok {
-		return postState{}, false, err
+	if f.recOK && f.rec.EntityType == EntityReshare {
+		retracted, err := tx.remotelyRetracted(guid, f.rec.Author)
+		if err != nil || retracted {
+			return postState{}, false, err
+		}
+		return tx.computeReceivedReshare(f.rec)
 	}
-	if r.EntityType != EntityStatusMessage && r.EntityType != EntityReshare {
+	if f.recOK && f.rec.EntityType != EntityStatusMessage {
+		return postState{}, false, nil // the guid is another entity's
+	}
+	if _, _, isEdit := SplitReceivedEditKey(guid); isEdit {
+		// An edit's key, never a post's: projectReceived projects the
+		// post it edits.
 		return postState{}, false, nil
 	}
-	retracted, err := tx.remotelyRetracted(guid, r.Author)
-	if err != nil || retracted {
-		return postState{}, false, err
-	}
-	return tx.computeReceivedPost(r)
+	return tx.computeReceivedPost(f)
 }
 
 // computeOwnPost makes an own post's row from its Publish and, when
@@ -251,56 +274,228 @@ func (tx *Tx) computeOwnPost(p Published, hasEdits bool) (postState, bool, error
 	return st, true, nil
 }
 
-func (tx *Tx) computeReceivedPost(r Received) (postState, bool, error) {
+// ReceivedEditKey is the key (Received.GUID) under which the pod records a
+// received edit of a post: a status_message with the post's guid and an
+// edited_at (ms) after its created_at, keyed "<guid>#<edited_at ms>". The
+// fold keeps one record per key, so every edit gets its own; the original
+// keeps the post's guid. '#' never occurs in a guid (pod/oplog accepts it
+// in a received key only so).
+func ReceivedEditKey(postGUID string, editedAt int64) string {
+	return postGUID + receivedEditMarker + strconv.FormatInt(editedAt, 10)
+}
+
+// receivedEditMarker separates a post's guid and an edit's time in
+// ReceivedEditKey; receivedEditEnd is the first string after every key
+// that starts with the marker ('#' + 1 = '$'), for range scans.
+const (
+	receivedEditMarker = "#"
+	receivedEditEnd    = "$"
+)
+
+// SplitReceivedEditKey is the post guid and edited_at of a key made by
+// ReceivedEditKey; ok is false for any other key, one whose time is not
+// in ReceivedEditKey's form (decimal digits, no leading zero) included.
+func SplitReceivedEditKey(key string) (postGUID string, editedAt int64, ok bool) {
+	postGUID, ms, ok := strings.Cut(key, receivedEditMarker)
+	if !ok || postGUID == "" || ms == "" || strings.Trim(ms, "0123456789") != "" {
+		return "", 0, false
+	}
+	at, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || strconv.FormatInt(at, 10) != ms {
+		return "", 0, false
+	}
+	return postGUID, at, true
+}
+
+// receivedEdits reads the status_message records keyed <guid>#… (the
+// received edits of a post), by key; cached with the guid's fold.
+func (tx *Tx) receivedEdits(f *guidFold) ([]Received, error) {
+	if !f.hasReceivedEdits || f.editsRead {
+		return f.edits, nil
+	}
+	guid := f.rec.GUID
+	rows, err := tx.QueryContext(tx.ctx, `SELECT guid, author, payload FROM st_received
+		WHERE guid >= ? AND guid < ? AND entity_type = ? ORDER BY guid`,
+		guid+receivedEditMarker, guid+receivedEditEnd, EntityStatusMessage)
+	if err != nil {
+		return nil, fmt.Errorf("read edits of %s: %w", guid, err)
+	}
+	defer rows.Close()
+	var out []Received
+	for rows.Next() {
+		r := Received{EntityType: EntityStatusMessage}
+		if err := rows.Scan(&r.GUID, &r.Author, &r.Payload); err != nil {
+			return nil, fmt.Errorf("read edits of %s: %w", guid, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read edits of %s: %w", guid, err)
+	}
+	f.edits, f.editsRead = out, true
+	return out, nil
+}
+
+// statusVersion is one accepted version of a received status message.
+type statusVersion struct {
+	m       *entity.StatusMessage
+	payload string
+	author  string // the record's (verified) author
+	source  string // the record's key: the post's guid, or ReceivedEditKey
+	at      int64  // the version's time: edited_at (an edit), else created_at
+	edit    bool   // recorded under ReceivedEditKey
+}
+
+// compareVersions orders versions oldest first: by time, the original
+// before an edit of the same time, then by key (as PostVersions reads them).
+func compareVersions(v, w statusVersion) int {
+	if c := cmp.Compare(v.at, w.at); c != 0 {
+		return c
+	}
+	if v.edit != w.edit {
+		if v.edit {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(v.source, w.source)
+}
+
+// statusOf parses a received payload as a status message of guid by the
+// record's author; nil when it is not one.
+func (tx *Tx) statusOf(r Received, guid string) *entity.StatusMessage {
+	e, err := tx.parse(r.Payload)
+	if err != nil {
+		return nil // the fold keeps what arrived; this binary cannot read it
+	}
+	m, ok := e.(*entity.StatusMessage)
+	if !ok || m.ID != guid || !strings.EqualFold(m.AuthorID, r.Author) {
+		return nil
+	}
+	return m
+}
+
+// computeReceivedPost makes a received status message's row from its
+// record (the original, under the post's guid) and its edits (under
+// ReceivedEditKey). A version counts when its entity names the post's guid
+// and the record's author; an edit also when its edited_at is its key's
+// time and after its created_at, and its author is the post's: the
+// original's, or without one the newest edit's. The newest version gives
+// the text, location, poll and photos; the original gives the author,
+// created_at, public flag and provider (an edit cannot make a limited
+// post public). Without the original the newest edit gives those, except
+// that the post is public only when every edit says so. Every version is
+// in post_versions. Nothing is shown once the post's author retracted it.
+func (tx *Tx) computeReceivedPost(f *guidFold) (postState, bool, error) {
+	guid := f.rec.GUID
+	var orig *statusVersion
+	if f.recOK {
+		if m := tx.statusOf(f.rec, guid); m != nil {
+			at := m.CreatedAt.UnixMilli()
+			if !m.EditedAt.IsZero() {
+				at = max(at, m.EditedAt.UnixMilli())
+			}
+			orig = &statusVersion{m: m, payload: f.rec.Payload, author: f.rec.Author, source: guid, at: at}
+		}
+	}
+	recs, err := tx.receivedEdits(f)
+	if err != nil {
+		return postState{}, false, err
+	}
+	var edits []statusVersion
+	for _, r := range recs {
+		post, at, ok := SplitReceivedEditKey(r.GUID)
+		if !ok || post != guid {
+			continue
+		}
+		m := tx.statusOf(r, guid)
+		if m == nil || m.EditedAt.IsZero() || m.EditedAt.UnixMilli() != at || at <= m.CreatedAt.UnixMilli() {
+			continue
+		}
+		edits = append(edits, statusVersion{m: m, payload: r.Payload, author: r.Author, source: r.GUID, at: at, edit: true})
+	}
+	var author string
+	switch {
+	case orig != nil:
+		author = orig.author
+	case len(edits) > 0:
+		author = slices.MaxFunc(edits, compareVersions).author
+	default:
+		return postState{}, false, nil
+	}
+	versions := make([]statusVersion, 0, 1+len(edits))
+	if orig != nil {
+		versions = append(versions, *orig)
+	}
+	for _, v := range edits {
+		if strings.EqualFold(v.author, author) {
+			versions = append(versions, v)
+		}
+	}
+	slices.SortFunc(versions, compareVersions)
+	if retracted, err := tx.remotelyRetracted(guid, author); err != nil || retracted {
+		return postState{}, false, err
+	}
+	cur := versions[len(versions)-1]
+	ref := cur
+	if orig != nil {
+		ref = *orig
+	}
+	st := postState{row: PostRow{GUID: guid, Author: author, PostType: PostTypeStatusMessage, Public: ref.m.Public,
+		CreatedAt: ref.m.CreatedAt.UnixMilli(), Provider: ref.m.ProviderDisplayName}}
+	if orig == nil {
+		for _, v := range versions {
+			st.row.Public = st.row.Public && v.m.Public
+		}
+	}
+	for _, v := range versions {
+		st.versions = append(st.versions, PostVersion{Text: v.m.Text, EditedAt: v.at, Source: v.source})
+	}
+	m := cur.m
+	st.row.Text = m.Text
+	if cur.at > st.row.CreatedAt {
+		st.row.EditedAt = cur.at
+	}
+	st.rendered = tx.prerendered(cur.payload, m.Text)
+	if len(m.Photos) > 0 {
+		st.embedded = map[string]*entity.Photo{}
+		for _, ph := range m.Photos {
+			if ph.ID == "" || st.embedded[ph.ID] != nil {
+				continue
+			}
+			st.embedded[ph.ID] = ph
+			st.row.Photos = append(st.row.Photos, ph.ID)
+		}
+	}
+	if m.Poll != nil {
+		poll := &PostPoll{GUID: m.Poll.ID, Question: m.Poll.Question}
+		for i, a := range m.Poll.Answers {
+			poll.Answers = append(poll.Answers, PostPollAnswer{ID: int64(i + 1), Answer: a.Answer, GUID: a.ID})
+		}
+		st.row.Poll = poll
+	}
+	if m.Location != nil {
+		lat, err1 := strconv.ParseFloat(m.Location.Lat, 64)
+		lng, err2 := strconv.ParseFloat(m.Location.Lng, 64)
+		if err1 == nil && err2 == nil {
+			st.row.Location = &PostLocation{Address: m.Location.Address, Lat: lat, Lng: lng}
+		}
+	}
+	return st, true, nil
+}
+
+// computeReceivedReshare makes a received reshare's row from its record.
+func (tx *Tx) computeReceivedReshare(r Received) (postState, bool, error) {
 	e, err := tx.parse(r.Payload)
 	if err != nil {
 		return postState{}, false, nil // the fold keeps what arrived; this binary cannot read it
 	}
-	switch m := e.(type) {
-	case *entity.StatusMessage:
-		if m.ID != r.GUID || !strings.EqualFold(m.AuthorID, r.Author) {
-			return postState{}, false, nil
-		}
-		st := postState{row: PostRow{GUID: r.GUID, Author: r.Author, PostType: PostTypeStatusMessage, Public: m.Public,
-			Text: m.Text, CreatedAt: m.CreatedAt.UnixMilli(), Provider: m.ProviderDisplayName}}
-		if !m.EditedAt.IsZero() && m.EditedAt.UnixMilli() > st.row.CreatedAt {
-			st.row.EditedAt = m.EditedAt.UnixMilli()
-		}
-		st.versions = []PostVersion{{Text: m.Text, EditedAt: max(st.row.CreatedAt, st.row.EditedAt), Source: r.GUID}}
-		st.rendered = tx.prerendered(r.Payload, m.Text)
-		if len(m.Photos) > 0 {
-			st.embedded = map[string]*entity.Photo{}
-			for _, ph := range m.Photos {
-				if ph.ID == "" || st.embedded[ph.ID] != nil {
-					continue
-				}
-				st.embedded[ph.ID] = ph
-				st.row.Photos = append(st.row.Photos, ph.ID)
-			}
-		}
-		if m.Poll != nil {
-			poll := &PostPoll{GUID: m.Poll.ID, Question: m.Poll.Question}
-			for i, a := range m.Poll.Answers {
-				poll.Answers = append(poll.Answers, PostPollAnswer{ID: int64(i + 1), Answer: a.Answer, GUID: a.ID})
-			}
-			st.row.Poll = poll
-		}
-		if m.Location != nil {
-			lat, err1 := strconv.ParseFloat(m.Location.Lat, 64)
-			lng, err2 := strconv.ParseFloat(m.Location.Lng, 64)
-			if err1 == nil && err2 == nil {
-				st.row.Location = &PostLocation{Address: m.Location.Address, Lat: lat, Lng: lng}
-			}
-		}
-		return st, true, nil
-	case *entity.Reshare:
-		if m.ID != r.GUID || !strings.EqualFold(m.AuthorID, r.Author) {
-			return postState{}, false, nil
-		}
-		return postState{row: PostRow{GUID: r.GUID, Author: r.Author, PostType: PostTypeReshare, RootGUID: m.RootID,
-			Public: true, CreatedAt: m.CreatedAt.UnixMilli()}}, true, nil
+	m, ok := e.(*entity.Reshare)
+	if !ok || m.ID != r.GUID || !strings.EqualFold(m.AuthorID, r.Author) {
+		return postState{}, false, nil
 	}
-	return postState{}, false, nil
+	return postState{row: PostRow{GUID: r.GUID, Author: r.Author, PostType: PostTypeReshare, RootGUID: m.RootID,
+		Public: true, CreatedAt: m.CreatedAt.UnixMilli()}}, true, nil
 }
 
 // remotelyRetracted reports whether author retracted target.
@@ -589,18 +784,14 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 	if err != nil {
 		return PhotoRow{}, false, fmt.Errorf("read post of photo %s: %w", guid, err)
 	}
-	pr, ok, err := tx.received(post)
-	if err != nil || !ok {
+	st, ok, err := tx.computePost(post)
+	if err != nil || !ok || st.row.Own || st.embedded[guid] == nil {
 		return PhotoRow{}, false, err
 	}
-	st, ok, err := tx.computeReceivedPost(pr)
-	if err != nil || !ok || st.embedded[guid] == nil {
+	if gone, err := tx.remotelyRetracted(guid, st.row.Author); err != nil || gone {
 		return PhotoRow{}, false, err
 	}
-	if gone, err := tx.remotelyRetracted(guid, pr.Author); err != nil || gone {
-		return PhotoRow{}, false, err
-	}
-	return receivedPhotoRow(st.embedded[guid], pr.Author, post, st.row.Public, st.row.CreatedAt), true, nil
+	return receivedPhotoRow(st.embedded[guid], st.row.Author, post, st.row.Public, st.row.CreatedAt), true, nil
 }
 
 // receivedPhotoRow makes a remote photo's row: its URLs as diaspora* names

@@ -11,7 +11,7 @@ import (
 
 	"seedpod/pod"
 	"seedpod/pod/apiv1"
-	"seedpod/pod/podtest"
+	"seedpod/pod/podtest/podnet"
 )
 
 // The federation routes over HTTP, against real relays on loopback.
@@ -19,12 +19,12 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts relays")
 	}
-	n := podtest.NewNetwork(t)
+	n := podnet.NewNetwork(t)
 	ra, rb := n.Relay("alice"), n.Relay("bob")
-	bob := n.Pod("bob", podtest.PodOptions{})
+	bob := n.Pod("bob", podnet.PodOptions{})
 	bh := bob.Join(t, rb)
 
-	alice := n.Pod("alice", podtest.PodOptions{})
+	alice := n.Pod("alice", podnet.PodOptions{})
 	h, err := New(alice.Pod, Options{Mode: ModeWindow})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 	if _, err := alice.Pod.CreateIdentity(context.Background(), "Alice", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	podtest.Eventually(t, time.Minute, "alice's key", func() (bool, error) {
+	podnet.Eventually(t, time.Minute, "alice's key", func() (bool, error) {
 		id, err := alice.Pod.Identity(context.Background())
 		return id.Key.State == "ready", err
 	})
@@ -95,13 +95,13 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 		t.Fatalf("after enrolment: %+v", st)
 	}
 	r.json("POST", APIPrefix+"/relay", map[string]string{"url": ra.URL, "code": "any"}, 409, nil)
-	podtest.Eventually(t, 30*time.Second, "connected", func() (bool, error) {
+	podnet.Eventually(t, 30*time.Second, "connected", func() (bool, error) {
 		r.json("GET", APIPrefix+"/relay", nil, 200, &st)
 		return st.State == "connected", nil
 	})
 
 	seen := map[string]bool{}
-	podtest.Eventually(t, 30*time.Second, "federation events", func() (bool, error) {
+	podnet.Eventually(t, 30*time.Second, "federation events", func() (bool, error) {
 		for {
 			select {
 			case l := <-events:
@@ -136,7 +136,7 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 	if err := bob.Pod.AddToAspect(context.Background(), 1, bp.GUID); err != nil {
 		t.Fatal(err)
 	}
-	podtest.Eventually(t, 30*time.Second, "bob shares with alice", func() (bool, error) {
+	podnet.Eventually(t, 30*time.Second, "bob shares with alice", func() (bool, error) {
 		sp, err := alice.Pod.PersonByHandle(context.Background(), bh)
 		return err == nil && sp.Sharing, nil
 	})
@@ -144,7 +144,7 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	podtest.Eventually(t, 30*time.Second, "delivered", func() (bool, error) {
+	podnet.Eventually(t, 30*time.Second, "delivered", func() (bool, error) {
 		var d pod.Delivery
 		r.json("GET", APIPrefix+"/deliveries/"+p.GUID, nil, 200, &d)
 		return d.Summary.Delivered == 1 && len(d.Pods) == 1 && d.Pods[0].Host == rb.Domain && d.Pods[0].State == "delivered", nil

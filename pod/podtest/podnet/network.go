@@ -1,7 +1,14 @@
-package podtest
+// Package podnet is the multi-pod test rig: a diaspora* network on
+// loopback of real relays (HTTPS with pod/podtest's CA, names like
+// bob.test:port resolving to 127.0.0.1) and in-process pods federating
+// through them. Test code only. It is apart from pod/podtest because it
+// imports the relay, the pod and the HTTP client, whose own tests use
+// podtest's CA.
+package podnet
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +23,7 @@ import (
 
 	"seedpod/pod"
 	"seedpod/pod/httpclient"
+	"seedpod/pod/podtest"
 	"seedpod/pod/relay"
 	"seedpod/pod/relayclient"
 )
@@ -27,7 +35,7 @@ import (
 // them. Nothing leaves 127.0.0.1.
 type Network struct {
 	t      testing.TB
-	CA     *CA
+	CA     *podtest.CA
 	CAFile string
 	dir    string
 
@@ -39,7 +47,7 @@ type Network struct {
 // NewNetwork builds an empty network; everything stops when the test ends.
 func NewNetwork(t testing.TB) *Network {
 	t.Helper()
-	ca, err := NewCA()
+	ca, err := podtest.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +129,11 @@ func (n *Network) Relay(name string) *RelayNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := tlsPair(certPEM, keyPEM)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv := httptest.NewUnstartedServer(r.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
