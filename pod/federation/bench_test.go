@@ -26,7 +26,7 @@ import (
 	"seedpod/pod/diaspora/keys"
 	"seedpod/pod/federation"
 	"seedpod/pod/httpclient"
-	"seedpod/pod/podtest"
+	"seedpod/pod/podtest/podnet"
 	"seedpod/pod/relay"
 	"seedpod/pod/store"
 	"seedpod/pod/web"
@@ -41,6 +41,12 @@ import (
 //   - BenchmarkBacklogDrain: a 50,000-envelope relay backlog drained in
 //     ≤ 60 s while the API answers within 50 ms. Runs once; size with
 //     SEEDPOD_BENCH_BACKLOG (default 50000); skipped under -short.
+//
+// As of 2026-11 on the 2-core dev box (Xeon 2.5 GHz, quiet): Inbound
+// ~540–570 posts/s at -cpu 1 (1.75 ms a post, 0.8 ms of it the bare
+// RSA-4096 verification); backlog of 50,000 drained in 119 s (420/s),
+// API p50 2.9 ms, p99 12.9 ms, max 163 ms. Both targets are missed: see
+// the closing note of issue 6 for where the time goes.
 //
 // Remote authors sign with 4096-bit keys, as diaspora* generates them: the
 // RSA verification is the floor of the inbound cost, and its size matters.
@@ -362,9 +368,9 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	envs := benchEnvelopes(b, n)
 	b.Logf("%d signed envelopes ready in %s", n, time.Since(prep).Round(time.Millisecond))
 
-	nw := podtest.NewNetwork(b)
+	nw := podnet.NewNetwork(b)
 	r := nw.Relay("alice")
-	first := nw.Pod("alice", podtest.PodOptions{})
+	first := nw.Pod("alice", podnet.PodOptions{})
 	first.Join(b, r)
 	addAuthors(b, first.Pod)
 	// Away: nothing pulls while the backlog arrives.
@@ -376,7 +382,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 
 	b.ResetTimer()
 	start := time.Now()
-	back := nw.Pod("alice", podtest.PodOptions{}) // same data directory
+	back := nw.Pod("alice", podnet.PodOptions{}) // same data directory
 	if back.Data != first.Data {
 		b.Fatalf("reopened %s, not %s", back.Data, first.Data)
 	}
@@ -457,7 +463,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 
 // post delivers envs to the relay's public inbox from many senders at
 // once, as the network would; each one is durable once answered 202.
-func post(b *testing.B, nw *podtest.Network, r *podtest.RelayNode, envs [][]byte) {
+func post(b *testing.B, nw *podnet.Network, r *podnet.RelayNode, envs [][]byte) {
 	b.Helper()
 	const senders = 16
 	c := httpclient.New(nw.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 30 * time.Second, MaxConnsPerHost: senders}))
