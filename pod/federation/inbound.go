@@ -5,8 +5,10 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"seedpod/pod/diaspora"
 	"seedpod/pod/diaspora/entity"
@@ -24,9 +26,15 @@ import (
 // the pod itself (the store): nothing may be acknowledged.
 func (e *Engine) Process(ctx context.Context, self Self, relayHost string, items []relay.InboxItem) error {
 	b := &batch{e: e, ctx: ctx, self: self}
+	pre := b.preverify(items)
 	for i, it := range items {
 		key := relayHost + "#" + strconv.FormatInt(it.ID, 10)
-		err := b.accept(it.Route, it.Body, key, 0)
+		var err error
+		if pre[i] != nil {
+			err = b.accepted(pre[i], key)
+		} else {
+			err = b.accept(it.Route, it.Body, key, 0)
+		}
 		if err != nil && b.fatal != nil {
 			return b.fatal
 		}
@@ -440,4 +448,46 @@ func (b *batch) earlyRetraction(body []byte, route, deliveryKey string) bool {
 	}
 	b.pending = append(b.pending, Accepted{Payload: env.Payload, Entity: e, DeliveryKey: deliveryKey})
 	return true
+}
+
+// preverify runs the receive rules over a page on every core (the RSA
+// signature checks are most of an item's cost) against what the pod
+// holds before the page. An item that passes needs nothing more; one that
+// does not (unknown sender, parent later in the page or to be fetched,
+// refused) is nil here and goes through accept, in page order, which
+// discovers, fetches, stores earlier items first and reports refusals.
+func (b *batch) preverify(items []relay.InboxItem) []*diaspora.Received {
+	out := make([]*diaspora.Received, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items))
+	if workers < 2 {
+		return out // nothing to gain: accept does the same work
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				l := &lookups{b: b}
+				var r *diaspora.Received
+				var err error
+				if items[i].Route == "private" {
+					r, err = diaspora.ReceivePrivate(items[i].Body, b.self.Key, b.self.Handle, l, l)
+				} else {
+					r, err = diaspora.ReceivePublic(items[i].Body, l, l)
+				}
+				if err == nil && l.err == nil {
+					out[i] = r
+				}
+			}
+		})
+	}
+	for i := range items {
+		if b.ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
 }
