@@ -21,7 +21,9 @@ import (
 // Scenario tests: alice, bob and carol, each a Seedpod with their own
 // relay, on a loopback network with real HTTPS.
 
-const wait = 30 * time.Second
+// wait is generous: under -race on a loaded 2-core machine a failed hand-over
+// backs off before it retries.
+const wait = 60 * time.Second
 
 type world struct {
 	t                 *testing.T

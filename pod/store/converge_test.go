@@ -77,7 +77,7 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 		}
 		return s.posts[r.IntN(len(s.posts))]
 	}
-	switch r.IntN(24) {
+	switch r.IntN(25) {
 	case 0:
 		return oplog.SetField{Key: fmt.Sprintf("aspect/%d/name", 1+r.IntN(5)), Value: []string{"", "Friends", "Work", "Café", "Band"}[r.IntN(5)]}
 	case 1:
@@ -109,6 +109,10 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 		return received(t, m, g)
 	case 22, 23:
 		return s.receivedEdit(t, p, when, step)
+	case 24:
+		// An account deletion, by one of the last two people only, so the
+		// others' entities keep showing.
+		return received(t, &entity.AccountDeletion{AuthorID: s.people[len(s.people)-1-r.IntN(2)].handle}, "")
 	case 8:
 		g := s.guid()
 		s.comms = append(s.comms, g)

@@ -91,6 +91,8 @@ type flushCache struct {
 	// commentPosts are the post guids of the comments rows projectComment
 	// wrote in this flush (it is their only writer), by comment guid.
 	commentPosts map[string]string
+	// closed says whether a handle's account is closed (authorClosed).
+	closed map[string]bool
 }
 
 // foldOf reads the fold's records of a guid.
@@ -202,6 +204,8 @@ const (
 	EntityConversation  = "conversation"
 	EntityMessage       = "message"
 	EntityRetraction    = "retraction"
+	// EntityAccountDeletion closes its author's account (authorClosed).
+	EntityAccountDeletion = "account_deletion"
 )
 
 // Received is an inbound entity as the fold holds it.
@@ -253,6 +257,84 @@ func (tx *Tx) projectReceived(guid, entity string) error {
 		return tx.projectMessage(guid)
 	case EntityRetraction:
 		return tx.projectRetraction(guid)
+	case EntityAccountDeletion:
+		return tx.projectAccountDeletion(guid)
+	}
+	return nil
+}
+
+// authorClosed reports whether a handle's account is closed: the fold
+// holds an account_deletion by it (received authors are lowercase,
+// pod.receivedOp). The post, comment, like, poll vote and photo
+// projections show nothing of a closed author, so the entities of theirs
+// that arrive after the deletion stay hidden too.
+func (tx *Tx) authorClosed(handle string) (bool, error) {
+	handle = strings.ToLower(handle)
+	if handle == "" {
+		return false, nil
+	}
+	if tx.cache != nil {
+		if c, ok := tx.cache.closed[handle]; ok {
+			return c, nil
+		}
+	}
+	var closed bool
+	if err := tx.QueryRowContext(tx.ctx, `SELECT EXISTS (SELECT 1 FROM st_received WHERE author = ? AND entity_type = ?)`,
+		handle, EntityAccountDeletion).Scan(&closed); err != nil {
+		return false, fmt.Errorf("read account deletion of %s: %w", handle, err)
+	}
+	if tx.cache != nil {
+		if tx.cache.closed == nil {
+			tx.cache.closed = map[string]bool{}
+		}
+		tx.cache.closed[handle] = closed
+	}
+	return closed, nil
+}
+
+// closedAuthorEntities are the received records by handle that its account
+// deletion hides (posts and their edits, reshares, photos, comments,
+// likes, poll votes), as (key, entity type) pairs.
+func (tx *Tx) closedAuthorEntities(handle string) ([][2]string, error) {
+	rows, err := tx.QueryContext(tx.ctx, `SELECT guid, entity_type FROM st_received WHERE author = ?
+		AND entity_type IN (?, ?, ?, ?, ?, ?) ORDER BY guid`, strings.ToLower(handle),
+		EntityStatusMessage, EntityReshare, EntityPhoto, EntityComment, EntityLike, EntityPollVote)
+	if err != nil {
+		return nil, fmt.Errorf("list entities of %s: %w", handle, err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var g, typ string
+		if err := rows.Scan(&g, &typ); err != nil {
+			return nil, fmt.Errorf("list entities of %s: %w", handle, err)
+		}
+		out = append(out, [2]string{g, typ})
+	}
+	return out, rows.Err()
+}
+
+// projectAccountDeletion re-projects what the author of a received
+// account_deletion touched: their person (closed, not sharing) and every
+// post, reshare, photo, comment, like and poll vote of theirs, which
+// authorClosed now hides. Conversations and messages stay (diaspora*
+// keeps them).
+func (tx *Tx) projectAccountDeletion(guid string) error {
+	r, ok, err := tx.received(guid)
+	if err != nil || !ok || r.EntityType != EntityAccountDeletion {
+		return err
+	}
+	if err := tx.projectPerson(r.Author); err != nil {
+		return err
+	}
+	ents, err := tx.closedAuthorEntities(r.Author)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := tx.projectReceived(e[0], e[1]); err != nil {
+			return err
+		}
 	}
 	return nil
 }

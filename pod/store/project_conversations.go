@@ -1034,6 +1034,8 @@ func (tx *Tx) notifyReceived(c Change) error {
 			return err
 		}
 		return tx.notifyPosts(posts)
+	case EntityAccountDeletion:
+		return tx.notifyAccountDeletion(c.Key)
 	case EntityPerson, EntityProfile, EntityContact:
 		r, ok, err := tx.received(c.Key)
 		if err != nil || !ok {
@@ -1058,6 +1060,40 @@ func (tx *Tx) notifyReceived(c Change) error {
 		return tx.notifyPerson(guid)
 	}
 	return nil
+}
+
+// notifyAccountDeletion recomputes the notifications a closed account's
+// entities took part in (their rows are gone: postsOf reads where they
+// were from the fold) and its started_sharing one.
+func (tx *Tx) notifyAccountDeletion(key string) error {
+	r, ok, err := tx.received(key)
+	if err != nil || !ok || r.EntityType != EntityAccountDeletion {
+		return err
+	}
+	ents, err := tx.closedAuthorEntities(r.Author)
+	if err != nil {
+		return err
+	}
+	var posts []string
+	for _, e := range ents {
+		if post, _, isEdit := SplitReceivedEditKey(e[0]); isEdit {
+			posts = append(posts, post)
+			continue
+		}
+		ps, err := tx.postsOf(e[0])
+		if err != nil {
+			return err
+		}
+		posts = append(posts, ps...)
+	}
+	if err := tx.notifyPosts(posts); err != nil {
+		return err
+	}
+	guid, err := tx.personGUIDOf(r.Author)
+	if err != nil || guid == "" {
+		return err
+	}
+	return tx.notifyPerson(guid)
 }
 
 // personExcluded reports whether I block or ignore a person guid.

@@ -17,7 +17,8 @@ import (
 //     is in st_retracted;
 //   - received (st_received, entity comment/like/poll_participation): a row
 //     unless remote_retractions holds a retraction of the guid by the
-//     entity's own author (a retraction by anyone else is ignored);
+//     entity's own author (a retraction by anyone else is ignored) and
+//     unless that author's account is closed (a received account_deletion);
 //   - an own record wins over a received copy of the same guid.
 //
 // Rows do not depend on their parent having arrived: a comment may come
@@ -49,7 +50,8 @@ func (tx *Tx) interactionOwn(guid, kind string) (Published, bool, error) {
 }
 
 // interactionReceived is the received entity of a guid of the entity type,
-// parsed, unless its author retracted it. A payload that does not parse has no row.
+// parsed, unless its author retracted it or closed their account. A
+// payload that does not parse has no row.
 func (tx *Tx) interactionReceived(guid, entityType string) (entity.Entity, Received, bool, error) {
 	r, ok, err := tx.received(guid)
 	if err != nil || !ok || r.EntityType != entityType {
@@ -66,6 +68,9 @@ func (tx *Tx) interactionReceived(guid, entityType string) (entity.Entity, Recei
 		return nil, r, false, nil
 	}
 	if gone, err := tx.remotelyRetracted(guid, author); err != nil || gone {
+		return nil, r, false, err
+	}
+	if closed, err := tx.authorClosed(author); err != nil || closed {
 		return nil, r, false, err
 	}
 	return e, r, true, nil

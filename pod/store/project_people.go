@@ -29,6 +29,8 @@ import (
 //     sharing comes from the handle's newest Contact entity by the stamp of
 //     the op that recorded it (wall, logical, device, epoch, seq): it says
 //     so when its sharing flag is set and it does not block.
+//     closed says a received account_deletion by the handle exists; a
+//     closed person does not share.
 //     If two handles claim one guid, the handle with the newer person
 //     record holds it (same order as above); the other has no row.
 //   - contacts: a row per person guid that is a live member of at least one
@@ -138,6 +140,9 @@ type personState struct {
 	recordKey personSource
 	hasRecord bool
 	row       Person // the row to write (when hasRecord)
+	// closed: the handle's account is closed (authorClosed): the row says
+	// so, and it does not share.
+	closed bool
 }
 
 // readPersonState computes the people row of a handle from its received
@@ -228,6 +233,10 @@ func (tx *Tx) readPersonState(handle string) (personState, error) {
 	if err != nil {
 		return st, err
 	}
+	if st.closed, err = tx.authorClosed(handle); err != nil {
+		return st, err
+	}
+	r.Sharing = r.Sharing && !st.closed
 	st.row = r
 	return st, nil
 }
@@ -391,6 +400,11 @@ func (tx *Tx) projectPersonSeen(handle string, seen map[string]bool) error {
 			r.Bio, r.Location, r.Gender, r.Birthday, jsonStrings(r.Tags), r.Searchable, r.NSFW, r.PublicDetails,
 			r.PublicKey, r.Sharing, r.UpdatedAt)
 		if err != nil {
+			return fmt.Errorf("project person %s: %w", handle, err)
+		}
+		// closed (0010_closed.sql) is not among personColumns.
+		if _, err := tx.ExecContext(tx.ctx, "UPDATE people SET closed = ?1 WHERE guid = ?2 AND closed <> ?1",
+			st.closed, r.GUID); err != nil {
 			return fmt.Errorf("project person %s: %w", handle, err)
 		}
 		if err := tx.projectContact(r.GUID); err != nil {

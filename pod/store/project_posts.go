@@ -20,7 +20,8 @@ import (
 // Publish (kind post or reshare) and its live edits, a received one from
 // its status_message or reshare record and the status_message records of
 // its edits (ReceivedEditKey), unless retracted (own Retract, or a
-// received retraction by the post's author). Its tags, mentions,
+// received retraction by the post's author) or its author's account is
+// closed (a received account_deletion). Its tags, mentions,
 // versions and photo references follow the row; its photos are
 // re-projected, since their post and visibility come from it.
 
@@ -201,6 +202,9 @@ func (tx *Tx) computePost(guid string) (postState, bool, error) {
 	if f.recOK && f.rec.EntityType == EntityReshare {
 		retracted, err := tx.remotelyRetracted(guid, f.rec.Author)
 		if err != nil || retracted {
+			return postState{}, false, err
+		}
+		if closed, err := tx.authorClosed(f.rec.Author); err != nil || closed {
 			return postState{}, false, err
 		}
 		return tx.computeReceivedReshare(f.rec)
@@ -385,7 +389,8 @@ func (tx *Tx) statusOf(r Received, guid string) *entity.StatusMessage {
 // created_at, public flag and provider (an edit cannot make a limited
 // post public). Without the original the newest edit gives those, except
 // that the post is public only when every edit says so. Every version is
-// in post_versions. Nothing is shown once the post's author retracted it.
+// in post_versions. Nothing is shown once the post's author retracted it,
+// or closed their account (authorClosed).
 func (tx *Tx) computeReceivedPost(f *guidFold) (postState, bool, error) {
 	guid := f.rec.GUID
 	var orig *statusVersion
@@ -434,6 +439,9 @@ func (tx *Tx) computeReceivedPost(f *guidFold) (postState, bool, error) {
 	}
 	slices.SortFunc(versions, compareVersions)
 	if retracted, err := tx.remotelyRetracted(guid, author); err != nil || retracted {
+		return postState{}, false, err
+	}
+	if closed, err := tx.authorClosed(author); err != nil || closed {
 		return postState{}, false, err
 	}
 	cur := versions[len(versions)-1]
@@ -769,6 +777,9 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 			return PhotoRow{}, false, nil
 		}
 		if gone, err := tx.remotelyRetracted(guid, r.Author); err != nil || gone {
+			return PhotoRow{}, false, err
+		}
+		if closed, err := tx.authorClosed(r.Author); err != nil || closed {
 			return PhotoRow{}, false, err
 		}
 		row := receivedPhotoRow(ph, r.Author, ph.StatusMessageGUID, ph.Public, 0)
