@@ -6,6 +6,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 )
 
 // Key sizes. diaspora* generates 4096-bit user keys; the reference's specs
@@ -146,10 +148,67 @@ func Sign(k *rsa.PrivateKey, msg []byte) ([]byte, error) {
 
 // Verify checks an RSASSA-PKCS1-v1_5 SHA-256 signature; the error wraps
 // ErrBadSignature.
+//
+// Receiving is dominated by this check (every envelope, every relayable),
+// and crypto/rsa rebuilds its constant-time modulus on each public-key
+// operation, which for 4096-bit keys costs about 0.8 ms. Nothing in a
+// verification is secret (the key, the signature and the message are all
+// public), so keys of the usual shape take a variable-time path instead:
+// s^e mod n with math/big, then a comparison with the whole expected
+// encoding (RFC 8017 §8.2.2: EMSA-PKCS1-v1_5 built and compared, never
+// parsed), about 3× faster. Other keys go to crypto/rsa. A differential
+// test and fuzz target hold the two paths to the same answers.
 func Verify(k *rsa.PublicKey, msg, sig []byte) error {
 	h := sha256.Sum256(msg)
+	if fastVerifiable(k) {
+		if !verifyPublic(k, h[:], sig) {
+			return ErrBadSignature
+		}
+		return nil
+	}
 	if err := rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig); err != nil {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// fastVerifiable: the key shapes verifyPublic handles exactly as crypto/rsa
+// does — 2048 to MaxBits bits, an odd modulus, e = 65537 (what every
+// diaspora* key uses).
+func fastVerifiable(k *rsa.PublicKey) bool {
+	return k != nil && k.N != nil && k.E == 65537 && k.N.Sign() > 0 && k.N.Bit(0) == 1 &&
+		k.N.BitLen() >= 2048 && k.N.BitLen() <= MaxBits
+}
+
+// sha256DigestInfo is the DER prefix of a SHA-256 DigestInfo (RFC 8017
+// §9.2, note 1).
+var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+
+var bigE = big.NewInt(65537)
+
+// verifyPublic is RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017
+// §8.2.2) for a key fastVerifiable accepts.
+func verifyPublic(k *rsa.PublicKey, hashed, sig []byte) bool {
+	size := (k.N.BitLen() + 7) / 8
+	if len(sig) != size {
+		return false
+	}
+	s := new(big.Int).SetBytes(sig)
+	if s.Cmp(k.N) >= 0 {
+		return false
+	}
+	m := new(big.Int).Exp(s, bigE, k.N)
+	em := m.FillBytes(make([]byte, size))
+	tLen := len(sha256DigestInfo) + len(hashed)
+	if size < tLen+11 {
+		return false
+	}
+	want := make([]byte, size)
+	want[1] = 0x01
+	for i := 2; i < size-tLen-1; i++ {
+		want[i] = 0xff
+	}
+	copy(want[size-tLen:], sha256DigestInfo)
+	copy(want[size-len(hashed):], hashed)
+	return bytes.Equal(em, want)
 }
