@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"seedpod/pod/diaspora/id"
+	"seedpod/pod/relay"
 	"seedpod/pod/relayclient"
 )
 
@@ -137,13 +138,28 @@ func (e *Engine) contacted() {
 	e.update(func(s *Status) { s.State, s.LastContact, s.LastError = "connected", e.cfg.Now().UTC(), "" })
 }
 
-// inboundLoop pulls, processes and acknowledges the relay inbox.
+// inboundLoop pulls, processes and acknowledges the relay inbox. While a
+// page is processed, the next one is already being pulled (without
+// waiting: an empty answer sends the loop back to long-polling).
 func (e *Engine) inboundLoop(ctx context.Context) {
+	type pulled struct {
+		page relay.InboxPage
+		err  error
+	}
 	fails := 0
 	var after int64
+	var ahead chan pulled // the pull of the page after `after`, in flight
+	drop := func() {
+		if ahead != nil {
+			<-ahead
+			ahead = nil
+		}
+	}
+	defer drop()
 	for ctx.Err() == nil {
 		c, self, err := e.client(ctx)
 		if err != nil {
+			drop()
 			e.failed("inbox", err)
 			if !e.backoff(ctx, fails) {
 				return
@@ -151,7 +167,14 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 			fails++
 			continue
 		}
-		page, err := c.Pull(ctx, after, 100, e.cfg.PollWait)
+		var page relay.InboxPage
+		if ahead != nil {
+			r := <-ahead
+			ahead = nil
+			page, err = r.page, r.err
+		} else {
+			page, err = c.Pull(ctx, after, pageSize, e.cfg.PollWait)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -168,9 +191,15 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 			fails = 0
 			continue
 		}
+		ahead = make(chan pulled, 1)
+		go func(after int64) {
+			p, err := c.Pull(ctx, after, pageSize, 0)
+			ahead <- pulled{p, err}
+		}(page.Cursor)
 		e.update(func(s *Status) { s.InboxBacklog = len(page.Items) })
 		host := strings.TrimPrefix(self.RelayURL, "https://")
 		if err := e.Process(ctx, self, host, page.Items); err != nil {
+			drop()
 			if ctx.Err() != nil {
 				return
 			}
@@ -182,6 +211,7 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 			continue // not acknowledged: pulled again
 		}
 		if _, err := c.Ack(ctx, page.Cursor); err != nil {
+			drop()
 			if ctx.Err() != nil {
 				return
 			}
@@ -200,6 +230,9 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 		e.update(func(s *Status) { s.InboxBacklog = 0 })
 	}
 }
+
+// pageSize is how many inbox items one pull asks for (the relay's most).
+const pageSize = 100
 
 // outboundLoop hands pending items to the relay whenever the pod changes
 // (and every 30 s, to retry).
