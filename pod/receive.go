@@ -75,6 +75,13 @@ func (p *Pod) appendReceivedAll(ctx context.Context, recs []oplog.Received) (int
 	n := 0
 	err := p.log.Write(ctx, func(w *store.Writer) error {
 		n = 0
+		if len(recs) > 1 {
+			bodies := make([]any, len(recs))
+			for i, r := range recs {
+				bodies[i] = r
+			}
+			w.Prefetch(bodies)
+		}
 		seen := map[string]bool{}
 		for _, rec := range recs {
 			if seen[rec.GUID] {

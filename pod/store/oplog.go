@@ -211,6 +211,8 @@ func (l *Log) Write(ctx context.Context, fn func(w *Writer) error) error {
 	if err == nil {
 		err = w.Tx.flush()
 	}
+	w.Tx.prefetch.close()
+	w.Tx.prefetch = nil
 	if err == nil {
 		err = sqlTx.Commit()
 		if err != nil {
@@ -226,6 +228,17 @@ func (l *Log) Write(ctx context.Context, fn func(w *Writer) error) error {
 	}
 	l.notify(w.changes)
 	return nil
+}
+
+// Prefetch starts parsing the received payloads among bodies (and
+// rendering status messages' text) on a second goroutine, for this
+// write's projections, as Apply does for a sync batch: a write that
+// appends a page of received entities (the federation engine) overlaps
+// that work with storing and folding the ops. At most once per write.
+func (w *Writer) Prefetch(bodies []any) {
+	if w.Tx.prefetch == nil {
+		w.Tx.prefetch = startPrefetch(bodies)
+	}
 }
 
 func newTx(ctx context.Context, tx *sql.Tx) *Tx {
