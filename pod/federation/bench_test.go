@@ -43,10 +43,12 @@ import (
 //     SEEDPOD_BENCH_BACKLOG (default 50000); skipped under -short.
 //
 // As of 2026-11 on the 2-core dev box (Xeon 2.5 GHz, quiet): Inbound
-// ~540–570 posts/s at -cpu 1 (1.75 ms a post, 0.8 ms of it the bare
-// RSA-4096 verification); backlog of 50,000 drained in 119 s (420/s),
-// API p50 2.9 ms, p99 12.9 ms, max 163 ms. Both targets are missed: see
-// the closing note of issue 6 for where the time goes.
+// 984–1,251 posts/s at -cpu 1 (~1,000–1,260 per CPU second; it was
+// 540–620 before keys.Verify's math/big path) and ~1,300–1,640 posts/s at
+// -cpu 2 (a page verified on every core, payloads parsed on the side);
+// backlog of 50,000: 56.0 s (60.8 s before the write prefetch, 112 s before
+// the fast verification and the pipelined pull), API p99 24 ms, max 55 ms.
+// See the closing notes of issue 6 for the history.
 //
 // Remote authors sign with 4096-bit keys, as diaspora* generates them: the
 // RSA verification is the floor of the inbound cost, and its size matters.
