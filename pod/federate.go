@@ -180,10 +180,20 @@ func (h fedHost) RootPost(ctx context.Context, typ, guid string) (string, bool, 
 
 func (h fedHost) Receive(ctx context.Context, in []federation.Accepted) (int, error) {
 	recs := make([]oplog.Received, 0, len(in))
+	var moves []entity.Entity
 	for _, a := range in {
 		recs = append(recs, receivedOp(a.Entity, a.Payload, a.DeliveryKey))
+		if _, ok := a.Entity.(*entity.AccountMigration); ok {
+			moves = append(moves, a.Entity)
+		}
 	}
-	return h.p.appendReceivedAll(ctx, recs)
+	n, err := h.p.appendReceivedAll(ctx, recs)
+	if err != nil {
+		return n, err
+	}
+	// Before the page is acknowledged: a crash in between receives the
+	// page again, and followMoves does what is left.
+	return n, h.p.followMoves(ctx, moves)
 }
 
 func (h fedHost) PostAudience(ctx context.Context, postGUID string) (bool, []federation.Recipient, error) {

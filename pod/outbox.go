@@ -341,6 +341,13 @@ func (p *Pod) outboxAudience(ctx context.Context, e store.OwnEntity) (bool, outb
 		return true, rs, err
 	}
 	rs.handles(mentions)
+	// Who took part (participations, comments, likes, votes, reshares):
+	// what concerns the post reaches them too, as on diaspora*.
+	parts, err := store.PostParticipants(ctx, p.db.R, e.GUID)
+	if err != nil {
+		return true, rs, err
+	}
+	rs.handles(parts)
 	if e.Kind == "reshare" && e.Parent != "" {
 		if row, ok, err := store.PostByGUID(ctx, p.db.R, e.Parent); err != nil {
 			return true, rs, err
@@ -429,15 +436,40 @@ func (p *Pod) outboxResolve(ctx context.Context, rs outboxRecipients) ([]OutboxR
 		}
 		out = append(out, r)
 	}
+	// addKnown adds a known person, or the identity they finally moved
+	// to; nobody for a closed account.
+	addKnown := func(sp store.Person) error {
+		if sp.Closed {
+			return nil
+		}
+		if sp.MovedTo == "" {
+			addPerson(sp.GUID, sp.Handle)
+			return nil
+		}
+		to, err := store.MovedTo(ctx, p.db.R, sp.Handle)
+		if err != nil {
+			return err
+		}
+		np, ok, err := store.PersonByHandle(ctx, p.db.R, to)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			addPerson("", to)
+		case !np.Closed:
+			addPerson(np.GUID, np.Handle)
+		}
+		return nil
+	}
 	for _, g := range rs.byGUID {
 		sp, ok, err := store.PersonByGUID(ctx, p.db.R, g)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			addPerson(sp.GUID, sp.Handle)
-		} else {
+		if !ok {
 			addPerson(g, "")
+		} else if err := addKnown(sp); err != nil {
+			return nil, err
 		}
 	}
 	for _, h := range rs.byHandle {
@@ -449,10 +481,23 @@ func (p *Pod) outboxResolve(ctx context.Context, rs outboxRecipients) ([]OutboxR
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			addPerson(sp.GUID, sp.Handle)
-		} else {
-			addPerson("", h)
+		if !ok {
+			if to, err := store.MovedTo(ctx, p.db.R, h); err != nil {
+				return nil, err
+			} else if to != h {
+				if sp, ok, err = store.PersonByHandle(ctx, p.db.R, to); err != nil {
+					return nil, err
+				} else if !ok {
+					addPerson("", to)
+					continue
+				}
+			} else {
+				addPerson("", h)
+				continue
+			}
+		}
+		if err := addKnown(sp); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(out, func(a, b OutboxRecipient) int {

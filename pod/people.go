@@ -254,7 +254,7 @@ func (p *Pod) User(ctx context.Context, guid string) (User, error) {
 		return User{}, err
 	}
 	o := apiv1.OtherProfile{GUID: sp.GUID, DiasporaID: sp.Handle, Name: sp.Name, Tags: sp.Tags, Blocked: blocked,
-		Relationship: apiv1.Relationship{Receiving: rel.Receiving, Sharing: rel.Sharing}}
+		Closed: sp.Closed, MovedTo: sp.MovedTo, Relationship: apiv1.Relationship{Receiving: rel.Receiving, Sharing: rel.Sharing}}
 	if sp.AvatarMedium != "" {
 		o.Avatar = &apiv1.PhotoSizes{Small: sp.AvatarSmall, Medium: sp.AvatarMedium, Large: sp.AvatarLarge, Raw: sp.AvatarLarge}
 	}
@@ -319,6 +319,10 @@ type ContactEntry struct {
 	Person       apiv1.Person       `json:"person"`
 	Relationship apiv1.Relationship `json:"relationship"`
 	Aspects      []apiv1.AspectRef  `json:"aspects"`
+	// Closed: their account is closed; MovedTo: the diaspora* ID they
+	// moved to (their aspects follow them there).
+	Closed  bool   `json:"closed,omitempty"`
+	MovedTo string `json:"moved_to,omitempty"`
 }
 
 // Contacts is GET /api/seedpod/v1/contacts: my contacts with their
@@ -353,7 +357,7 @@ func (p *Pod) Contacts(ctx context.Context, relationship string, aspect int64, p
 		for _, a := range as {
 			refs = append(refs, apiv1.AspectRef{ID: a.ID, Name: a.Name})
 		}
-		out[i] = ContactEntry{Person: people[i], Aspects: refs,
+		out[i] = ContactEntry{Person: people[i], Aspects: refs, Closed: l.Person.Closed, MovedTo: l.Person.MovedTo,
 			Relationship: apiv1.Relationship{Receiving: l.Relationship.Receiving, Sharing: l.Relationship.Sharing}}
 	}
 	return out, more, nil

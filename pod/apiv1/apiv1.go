@@ -324,6 +324,12 @@ type OtherProfile struct {
 	Relationship Relationship `json:"relationship"`
 	// Aspects are the user's aspects that contain this person.
 	Aspects []AspectRef `json:"aspects"`
+	// Closed (Seedpod; the profile object is open): their account is
+	// closed (a received AccountDeletion).
+	Closed bool `json:"closed,omitempty"`
+	// MovedTo (Seedpod): the diaspora* ID they moved to (a received
+	// AccountMigration).
+	MovedTo string `json:"moved_to,omitempty"`
 }
 
 // MarshalJSON sends tags and aspects as [] when empty.

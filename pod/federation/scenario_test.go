@@ -3,6 +3,7 @@ package federation_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -13,6 +14,8 @@ import (
 
 	"seedpod/pod"
 	"seedpod/pod/apiv1"
+	"seedpod/pod/diaspora/entity"
+	"seedpod/pod/diaspora/envelope"
 	"seedpod/pod/httpclient"
 	"seedpod/pod/podtest/podnet"
 	"seedpod/pod/store"
@@ -403,6 +406,145 @@ func TestFederationScenario(t *testing.T) {
 		if st, _ := w.fetch(w.ra, strings.TrimPrefix(sp.AvatarSmall, w.ra.URL)); st != http.StatusOK {
 			t.Fatalf("GET %s: %d", sp.AvatarSmall, st)
 		}
+	})
+
+	t.Run("participants of a public post get its interactions", func(t *testing.T) {
+		w := w.in(t)
+		// erin follows only bob; she sees alice's post through bob's
+		// reshare, and comments on it.
+		re := w.net.Relay("erin")
+		erin := w.net.Pod("erin", podnet.PodOptions{})
+		eh := erin.Join(t, re)
+		w.share(w.bob, eh, friends)
+		w.share(erin, w.bh, friends)
+		w.sharing(erin, w.bh, true)
+		root := w.post(w.alice, "tell your friends", true)
+		w.waitPost(w.bob, root, nil)
+		w.waitPost(w.carol, root, nil)
+		if _, err := w.bob.Pod.Reshare(ctx, root); err != nil {
+			t.Fatal(err)
+		}
+		w.waitPost(erin, root, nil)
+		if _, err := erin.Pod.AddComment(ctx, root, "erin takes part"); err != nil {
+			t.Fatal(err)
+		}
+		hasComment := func(at *podnet.PodNode, author, text string) func() (bool, error) {
+			return func() (bool, error) {
+				cs, err := at.Pod.PostComments(ctx, root, store.TimeBound{Limit: 100})
+				for _, x := range cs {
+					if x.Author.DiasporaID == author && x.Body == text {
+						return true, nil
+					}
+				}
+				return false, err
+			}
+		}
+		podnet.Eventually(t, wait, "alice has erin's comment", hasComment(w.alice, eh, "erin takes part"))
+		// carol's comment reaches erin, relayed by alice: erin follows
+		// nobody alice's audience holds, she took part.
+		if _, err := w.carol.Pod.AddComment(ctx, root, "carol answers"); err != nil {
+			t.Fatal(err)
+		}
+		podnet.Eventually(t, wait, "erin has carol's comment", hasComment(erin, w.ch, "carol answers"))
+	})
+
+	t.Run("bob moves to another relay and his contacts follow", func(t *testing.T) {
+		w := w.in(t)
+		// A conversation with bob before he moves.
+		bob, err := w.alice.Pod.PersonByHandle(ctx, w.bh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv, err := w.alice.Pod.CreateConversation(ctx, "moving?", "where to?", []string{bob.GUID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// bob's new home: another relay, another key.
+		rn := w.net.Relay("bobnew")
+		bob2 := w.net.Pod("bob2", podnet.PodOptions{})
+		nh := bob2.Join(t, rn)
+		oldKey, err := w.bob.Pod.IdentityKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newKey, err := bob2.Pod.IdentityKey(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The migration as diaspora* sends it: author the old identity,
+		// signed by the new one, in an envelope signed by the old one,
+		// to the public inboxes of his contacts' relays.
+		m := &entity.AccountMigration{AuthorID: w.bh, OldIdentityID: w.bh,
+			Profile: &entity.Profile{AuthorID: nh, FirstName: "Bob", LastName: "Moved", Searchable: true}}
+		if err := m.Sign(newKey); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := entity.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := envelope.Sign(payload, w.bh, oldKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := httpclient.New(w.net.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 10 * time.Second}))
+		for _, r := range []*podnet.RelayNode{w.ra, w.rc} {
+			req, _ := http.NewRequestWithContext(ctx, "POST", r.URL+"/receive/public", bytes.NewReader(doc))
+			req.Header.Set("Content-Type", "application/magic-envelope+xml")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("deliver the migration to %s: %d", r.Domain, resp.StatusCode)
+			}
+		}
+		for _, at := range []*podnet.PodNode{w.alice, w.carol} {
+			podnet.Eventually(t, wait, at.Name+" follows bob's move", func() (bool, error) {
+				old, ok, err := store.PersonByHandle(ctx, at.Pod.DB().R, w.bh)
+				if err != nil || !ok || old.MovedTo != nh || old.Sharing {
+					return false, err
+				}
+				nw, ok, err := store.PersonByHandle(ctx, at.Pod.DB().R, nh)
+				if err != nil || !ok || !nw.Sharing {
+					return false, err
+				}
+				inNew, err := store.IsMember(ctx, at.Pod.DB().R, store.AspectSetName(friends), nw.GUID)
+				if err != nil {
+					return false, err
+				}
+				inOld, err := store.IsMember(ctx, at.Pod.DB().R, store.AspectSetName(friends), old.GUID)
+				return inNew && !inOld, err
+			})
+		}
+		// alice's Friends post now reaches bob at his new home, and her
+		// message in their conversation goes there, not to his old relay.
+		guid := w.post(w.alice, "welcome to your new home", false, friends)
+		row := w.waitPost(bob2, guid, nil)
+		if row.Author != w.ah || row.Public {
+			t.Fatalf("bob2's copy: %+v", row)
+		}
+		// alice's aspects now hold bob's new identity: she shares with it.
+		w.sharing(bob2, w.ah, true)
+		msg, err := w.alice.Pod.SendMessage(ctx, conv.GUID, "still here?")
+		if err != nil {
+			t.Fatal(err)
+		}
+		podnet.Eventually(t, wait, "alice's message delivered to bob's new relay", func() (bool, error) {
+			d, err := w.alice.Pod.DeliveryOf(ctx, msg.GUID)
+			if err != nil {
+				return false, err
+			}
+			hosts := map[string]string{}
+			for _, p := range d.Pods {
+				hosts[p.Host] = p.State
+			}
+			if _, old := hosts[w.rb.Domain]; old {
+				return false, fmt.Errorf("the message went to bob's old relay: %+v", d.Pods)
+			}
+			return hosts[rn.Domain] == pod.DeliveryDelivered, nil
+		})
 	})
 }
 

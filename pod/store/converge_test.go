@@ -110,6 +110,19 @@ func (s *domainSim) body(t testing.TB, st *oplog.State, step int) oplog.Body {
 	case 22, 23:
 		return s.receivedEdit(t, p, when, step)
 	case 24:
+		if r.IntN(2) == 0 {
+			// A move from one person to another (sharing, conversations
+			// and the first-migration rule depend on arrival order).
+			q := s.people[r.IntN(len(s.people))]
+			if q.handle != p.handle {
+				m := &entity.AccountMigration{AuthorID: p.handle, OldIdentityID: p.handle, Signature: "c2ln",
+					Profile: &entity.Profile{AuthorID: q.handle, FirstName: "Moved"}}
+				if r.IntN(2) == 0 {
+					m.AuthorID = q.handle
+				}
+				return received(t, m, "")
+			}
+		}
 		// An account deletion, by one of the last two people only, so the
 		// others' entities keep showing.
 		return received(t, &entity.AccountDeletion{AuthorID: s.people[len(s.people)-1-r.IntN(2)].handle}, "")

@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+
+	"seedpod/pod/diaspora/entity"
 )
 
 // HandedSet is the set (SetAdd ops) of outbox keys the federation engine
@@ -153,4 +157,52 @@ func OwnEdits(ctx context.Context, q Querier, postGUID string) ([]OwnEntity, err
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// EntityParticipation is a received Participation: someone subscribes to
+// interactions on one of the user's posts.
+const EntityParticipation = "participation"
+
+// PostParticipants are the other people taking part in a post (lowercase
+// handles, sorted): those who sent a Participation for it, and the authors
+// of its comments, likes, poll votes and reshares. Interactions on a public
+// own post are relayed to them as diaspora* relays to a post's
+// participants, besides its followers.
+func PostParticipants(ctx context.Context, q Querier, postGUID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT author FROM comments WHERE post_guid = ?1 AND own = 0
+		UNION SELECT author FROM likes WHERE target_guid = ?1 AND own = 0
+		UNION SELECT author FROM poll_votes WHERE post_guid = ?1 AND own = 0
+		UNION SELECT author FROM posts WHERE root_guid = ?1 AND own = 0
+		UNION SELECT author || char(0) || payload FROM st_received WHERE entity_type = '`+EntityParticipation+`'
+			AND instr(payload, ?1) > 0`, postGUID)
+	if err != nil {
+		return nil, fmt.Errorf("read participants of %s: %w", postGUID, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read participants of %s: %w", postGUID, err)
+		}
+		h, payload, isEntity := strings.Cut(v, "\x00")
+		if isEntity {
+			e, err := entity.Parse([]byte(payload))
+			pt, ok := e.(*entity.Participation)
+			if err != nil || !ok || pt.ParentGUID() != postGUID {
+				continue
+			}
+		}
+		h = strings.ToLower(h)
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
 }

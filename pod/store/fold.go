@@ -42,6 +42,24 @@ func IsMember(ctx context.Context, q querier, set, member string) (bool, error) 
 	return n > 0, nil
 }
 
+// SetsOf are the sets member is live in, sorted.
+func SetsOf(ctx context.Context, q querier, member string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT name FROM st_set_adds WHERE member = ? AND live = 1 ORDER BY name`, member)
+	if err != nil {
+		return nil, fmt.Errorf("read sets of %s: %w", member, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
 // Members are the members of a set, sorted.
 func Members(ctx context.Context, q querier, set string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT DISTINCT member FROM st_set_adds WHERE name = ? AND live = 1 ORDER BY member`, set)

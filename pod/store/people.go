@@ -51,10 +51,19 @@ type Person struct {
 	PublicKey     string // PEM
 	Sharing       bool   // they share with me (their newest Contact entity)
 	UpdatedAt     int64  // ms: the edit time of the profile shown
+	// Closed: their account is closed (a received AccountDeletion).
+	Closed bool
+	// MovedTo is the diaspora* ID they moved to (a received
+	// AccountMigration), "" when they did not move.
+	MovedTo string
 }
 
 const personColumns = `guid, handle, first_name, last_name, name, avatar_small, avatar_medium, avatar_large,
 	bio, location, gender, birthday, tags, searchable, nsfw, public_details, public_key, sharing, updated_at`
+
+// personReadColumns are what scanPerson reads: personColumns (what the
+// projection inserts) and the states later migrations added.
+const personReadColumns = personColumns + `, closed, moved_to`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -63,7 +72,7 @@ func scanPerson(r rowScanner) (Person, error) {
 	var tags string
 	err := r.Scan(&p.GUID, &p.Handle, &p.FirstName, &p.LastName, &p.Name, &p.AvatarSmall, &p.AvatarMedium,
 		&p.AvatarLarge, &p.Bio, &p.Location, &p.Gender, &p.Birthday, &tags, &p.Searchable, &p.NSFW,
-		&p.PublicDetails, &p.PublicKey, &p.Sharing, &p.UpdatedAt)
+		&p.PublicDetails, &p.PublicKey, &p.Sharing, &p.UpdatedAt, &p.Closed, &p.MovedTo)
 	if err != nil {
 		return p, err
 	}
@@ -72,7 +81,7 @@ func scanPerson(r rowScanner) (Person, error) {
 }
 
 func personWhere(ctx context.Context, q Querier, where string, arg any) (Person, bool, error) {
-	p, err := scanPerson(q.QueryRowContext(ctx, "SELECT "+personColumns+" FROM people WHERE "+where, arg))
+	p, err := scanPerson(q.QueryRowContext(ctx, "SELECT "+personReadColumns+" FROM people WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Person{}, false, nil
 	}
@@ -100,7 +109,7 @@ func PeopleByGUIDs(ctx context.Context, q Querier, guids []string) (map[string]P
 	if len(guids) == 0 {
 		return out, nil
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+personColumns+" FROM people WHERE guid IN (SELECT value FROM json_each(?))",
+	rows, err := q.QueryContext(ctx, "SELECT "+personReadColumns+" FROM people WHERE guid IN (SELECT value FROM json_each(?))",
 		jsonStrings(guids))
 	if err != nil {
 		return nil, fmt.Errorf("read people: %w", err)
@@ -248,9 +257,9 @@ func listedSelect(guidExpr string) string {
 }
 
 var prefixedPersonColumns = func() string {
-	cols := strings.Split(strings.ReplaceAll(personColumns, "\n", ""), ",")
+	cols := strings.Split(strings.ReplaceAll(personReadColumns, "\n", ""), ",")
 	defaults := map[string]string{"tags": "'[]'", "searchable": "0", "nsfw": "0", "public_details": "0",
-		"sharing": "0", "updated_at": "0"}
+		"sharing": "0", "updated_at": "0", "closed": "0"}
 	for i, c := range cols {
 		c = strings.TrimSpace(c)
 		d, ok := defaults[c]
@@ -278,7 +287,7 @@ func scanListed(rows *sql.Rows) ([]Listed, error) {
 		p := &l.Person
 		if err := rows.Scan(&l.GUID, &l.Known, &p.GUID, &p.Handle, &p.FirstName, &p.LastName, &p.Name,
 			&p.AvatarSmall, &p.AvatarMedium, &p.AvatarLarge, &p.Bio, &p.Location, &p.Gender, &p.Birthday, &tags,
-			&p.Searchable, &p.NSFW, &p.PublicDetails, &p.PublicKey, &p.Sharing, &p.UpdatedAt,
+			&p.Searchable, &p.NSFW, &p.PublicDetails, &p.PublicKey, &p.Sharing, &p.UpdatedAt, &p.Closed, &p.MovedTo,
 			&l.Relationship.Receiving, &l.Relationship.Sharing); err != nil {
 			return nil, fmt.Errorf("read people: %w", err)
 		}

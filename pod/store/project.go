@@ -20,7 +20,7 @@ import (
 // projectionTables are cleared by a refold and rebuilt by the projections.
 var projectionTables = []string{"people", "aspects", "contacts", "posts", "post_versions", "post_tags",
 	"post_mentions", "photos", "comments", "comment_mentions", "likes", "poll_votes", "remote_retractions",
-	"conversations", "messages", "notifications", "drafts", "post_photo_refs"}
+	"conversations", "messages", "notifications", "drafts", "post_photo_refs", "person_moves"}
 
 // projectedFTSTables are the FTS5 tables the projections keep in step with
 // their tables (posts_fts: projectPost, comments_fts: projectComment), where
@@ -206,6 +206,9 @@ const (
 	EntityRetraction    = "retraction"
 	// EntityAccountDeletion closes its author's account (authorClosed).
 	EntityAccountDeletion = "account_deletion"
+	// EntityAccountMigration moves an identity to another diaspora* ID
+	// (projectAccountMigration).
+	EntityAccountMigration = "account_migration"
 )
 
 // Received is an inbound entity as the fold holds it.
@@ -259,6 +262,8 @@ func (tx *Tx) projectReceived(guid, entity string) error {
 		return tx.projectRetraction(guid)
 	case EntityAccountDeletion:
 		return tx.projectAccountDeletion(guid)
+	case EntityAccountMigration:
+		return tx.projectAccountMigration(guid)
 	}
 	return nil
 }

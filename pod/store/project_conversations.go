@@ -316,10 +316,15 @@ func (tx *Tx) projectConversation(guid string) error {
 		return fmt.Errorf("write conversation %s: %w", guid, err)
 	}
 
-	// Every message that belongs here, by guid.
+	// Every message that belongs here, by guid: by a participant, or an
+	// identity a participant moved to (project_moves.go).
+	writers, err := tx.withSuccessors(row.participants)
+	if err != nil {
+		return err
+	}
 	want := map[string]*messageRow{}
 	keep := func(m messageRow) {
-		if m.conversation == guid && row.takesPart(m.author) {
+		if m.conversation == guid && slices.Contains(writers, m.author) {
 			want[m.guid] = &m
 		}
 	}
@@ -364,7 +369,7 @@ func (tx *Tx) projectConversation(guid string) error {
 			AND author IN (SELECT value FROM json_each(?2)) AND instr(payload, ?3) > 0
 		UNION SELECT guid FROM st_published WHERE parent = ?3 AND kind = 'message'
 		UNION SELECT guid FROM messages WHERE conversation_guid = ?3`,
-		EntityMessage, jsonStrings(append(slices.Clone(row.participants), me.Handle())), guid)
+		EntityMessage, jsonStrings(append(slices.Clone(writers), me.Handle())), guid)
 	if err != nil {
 		return fmt.Errorf("list messages of %s: %w", guid, err)
 	}
@@ -447,6 +452,11 @@ func (tx *Tx) projectMessage(guid string) error {
 		parts, known, err := tx.conversationParticipants(m.conversation)
 		if err != nil {
 			return err
+		}
+		if known {
+			if parts, err = tx.withSuccessors(parts); err != nil {
+				return err
+			}
 		}
 		if known && slices.Contains(parts, m.author) {
 			row = &m
@@ -890,8 +900,14 @@ func (tx *Tx) postsOfDepth(guid string, depth int) ([]string, error) {
 		return nil, fmt.Errorf("read %s: %w", guid, err)
 	}
 	r, ok, err := tx.received(guid)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if f.hasReceivedEdits {
+			return []string{guid}, nil // a post known by its edits only
+		}
+		return nil, nil
 	}
 	switch r.EntityType {
 	case EntityStatusMessage:
@@ -1036,6 +1052,24 @@ func (tx *Tx) notifyReceived(c Change) error {
 		return tx.notifyPosts(posts)
 	case EntityAccountDeletion:
 		return tx.notifyAccountDeletion(c.Key)
+	case EntityAccountMigration:
+		// Who shares changed (project_moves.go): the people of the move.
+		hs, err := tx.moveHandles(c.Key)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			guid, err := tx.personGUIDOf(h)
+			if err != nil {
+				return err
+			}
+			if guid != "" {
+				if err := tx.notifyPerson(guid); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	case EntityPerson, EntityProfile, EntityContact:
 		r, ok, err := tx.received(c.Key)
 		if err != nil || !ok {

@@ -229,38 +229,49 @@ func (tx *Tx) readPersonState(handle string) (personState, error) {
 	r.AvatarMedium = peopleFirstNonEmpty(r.AvatarMedium, r.AvatarLarge, r.AvatarSmall)
 	r.AvatarLarge = peopleFirstNonEmpty(r.AvatarLarge, r.AvatarMedium)
 	r.AvatarSmall = peopleFirstNonEmpty(r.AvatarSmall, r.AvatarMedium)
-	r.Sharing, err = tx.contactSharing(handle)
+	var sharing, found bool
+	sharing, found, err = tx.contactSharing(handle)
 	if err != nil {
 		return st, err
+	}
+	if !found {
+		// An identity that moved here shares as the old one did.
+		if sharing, err = tx.inheritedSharing(handle, 0); err != nil {
+			return st, err
+		}
 	}
 	if st.closed, err = tx.authorClosed(handle); err != nil {
 		return st, err
 	}
-	r.Sharing = r.Sharing && !st.closed
+	if r.MovedTo, err = tx.movedTo(handle); err != nil {
+		return st, err
+	}
+	r.Closed = st.closed
+	r.Sharing = sharing && !st.closed && r.MovedTo == ""
 	st.row = r
 	return st, nil
 }
 
 // contactSharing reads the handle's newest Contact entity (by op stamp):
-// whether they share with me.
-func (tx *Tx) contactSharing(handle string) (bool, error) {
+// whether they share with me; found is false when they sent none.
+func (tx *Tx) contactSharing(handle string) (sharing, found bool, err error) {
 	var payload string
-	err := tx.QueryRowContext(tx.ctx, `SELECT r.payload FROM st_received r
+	err = tx.QueryRowContext(tx.ctx, `SELECT r.payload FROM st_received r
 		JOIN ops o ON o.device = r.device AND o.epoch = r.epoch AND o.seq = r.seq
 		WHERE r.author = ? AND r.entity_type = ?
 		ORDER BY o.wall DESC, o.logical DESC, r.device DESC, r.epoch DESC, r.seq DESC LIMIT 1`, handle, EntityContact).Scan(&payload)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	e, err := entity.Parse([]byte(payload))
-	if err != nil {
-		return false, nil
+	e, perr := entity.Parse([]byte(payload))
+	if perr != nil {
+		return false, true, nil
 	}
 	c, ok := e.(*entity.Contact)
-	return ok && c.Sharing && !c.Blocking, nil
+	return ok && c.Sharing && !c.Blocking, true, nil
 }
 
 func peopleFirstNonEmpty(s ...string) string {
@@ -402,12 +413,21 @@ func (tx *Tx) projectPersonSeen(handle string, seen map[string]bool) error {
 		if err != nil {
 			return fmt.Errorf("project person %s: %w", handle, err)
 		}
-		// closed (0010_closed.sql) is not among personColumns.
-		if _, err := tx.ExecContext(tx.ctx, "UPDATE people SET closed = ?1 WHERE guid = ?2 AND closed <> ?1",
-			st.closed, r.GUID); err != nil {
+		// closed (0010_closed.sql) and moved_to (0011_moves.sql) are not
+		// among personColumns.
+		if _, err := tx.ExecContext(tx.ctx, "UPDATE people SET closed = ?1, moved_to = ?2 WHERE guid = ?3 AND (closed <> ?1 OR moved_to <> ?2)",
+			st.closed, r.MovedTo, r.GUID); err != nil {
 			return fmt.Errorf("project person %s: %w", handle, err)
 		}
 		if err := tx.projectContact(r.GUID); err != nil {
+			return err
+		}
+	}
+	// The identity this one moved to shares as it did (inheritedSharing).
+	if to, err := tx.movedTo(handle); err != nil {
+		return err
+	} else if to != "" {
+		if err := tx.projectPersonSeen(to, seen); err != nil {
 			return err
 		}
 	}

@@ -782,6 +782,9 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 		if closed, err := tx.authorClosed(r.Author); err != nil || closed {
 			return PhotoRow{}, false, err
 		}
+		if ph, err = tx.photoAtHome(ph, r.Author); err != nil {
+			return PhotoRow{}, false, err
+		}
 		row := receivedPhotoRow(ph, r.Author, ph.StatusMessageGUID, ph.Public, 0)
 		return row, true, nil
 	}
@@ -802,7 +805,23 @@ func (tx *Tx) computePhoto(guid string) (PhotoRow, bool, error) {
 	if gone, err := tx.remotelyRetracted(guid, st.row.Author); err != nil || gone {
 		return PhotoRow{}, false, err
 	}
-	return receivedPhotoRow(st.embedded[guid], st.row.Author, post, st.row.Public, st.row.CreatedAt), true, nil
+	ph, err := tx.photoAtHome(st.embedded[guid], st.row.Author)
+	if err != nil {
+		return PhotoRow{}, false, err
+	}
+	return receivedPhotoRow(ph, st.row.Author, post, st.row.Public, st.row.CreatedAt), true, nil
+}
+
+// photoAtHome is a received photo as its author's pod serves it now: from
+// the remote_photo_path of the author's move, if any (movedPhotoPath).
+func (tx *Tx) photoAtHome(ph *entity.Photo, author string) (*entity.Photo, error) {
+	path, err := tx.movedPhotoPath(author)
+	if err != nil || path == "" {
+		return ph, err
+	}
+	moved := *ph
+	moved.RemotePhotoPath = path
+	return &moved, nil
 }
 
 // receivedPhotoRow makes a remote photo's row: its URLs as diaspora* names
