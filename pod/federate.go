@@ -252,6 +252,7 @@ func (h fedHost) Pending(ctx context.Context, n int) ([]federation.Outgoing, err
 	}
 	var out []federation.Outgoing
 	var skip []string // nothing to send (e.g. a conversation's first message): recorded as handed
+	participating := map[string]bool{}
 	for _, e := range own {
 		o, ok, err := h.outgoing(ctx, me, k, e)
 		if err != nil {
@@ -260,6 +261,13 @@ func (h fedHost) Pending(ctx context.Context, n int) ([]federation.Outgoing, err
 		if !ok {
 			skip = append(skip, e.GUID)
 			continue
+		}
+		part, ok, err := h.participation(ctx, me, e, participating)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, part)
 		}
 		out = append(out, o)
 	}
@@ -463,6 +471,54 @@ func (h fedHost) outgoing(ctx context.Context, me store.Me, key *rsa.PrivateKey,
 	}
 	o.Payload = payload
 	return o, true, nil
+}
+
+// participation is the Participation that goes before the user's first
+// interaction (comment, like, poll vote, reshare) with someone else's
+// post: it asks the post's author to relay the post's later interactions
+// to the user, as a diaspora* pod does for its users (PROTOCOL.md §6.2).
+// Sent once per post (handed key "participation:<post guid>"), privately
+// to the author; seen holds the posts of this batch.
+func (h fedHost) participation(ctx context.Context, me store.Me, e store.OwnEntity, seen map[string]bool) (federation.Outgoing, bool, error) {
+	var typ string
+	switch e.Kind {
+	case "comment", "poll_vote", "reshare":
+		typ = "Post"
+	case "like":
+		var b struct {
+			TargetType string `json:"target_type"`
+		}
+		if json.Unmarshal(e.Body, &b) != nil {
+			return federation.Outgoing{}, false, nil
+		}
+		typ = cmpOr(b.TargetType, "Post")
+	default:
+		return federation.Outgoing{}, false, nil
+	}
+	r, ok, err := store.RelatedByType(ctx, h.p.db.R, typ, e.Parent)
+	if err != nil || !ok || r.PostOwn || r.PostAuthor == "" {
+		return federation.Outgoing{}, false, err
+	}
+	key := "participation:" + r.PostGUID
+	if seen[key] {
+		return federation.Outgoing{}, false, nil
+	}
+	seen[key] = true
+	handed, err := store.Handed(ctx, h.p.db.R, []string{key})
+	if err != nil || handed[key] {
+		return federation.Outgoing{}, false, err
+	}
+	guid := federation.DerivedGUID(me.Handle() + ":" + key)
+	payload, err := entity.Marshal(&entity.Participation{AuthorID: me.Handle(), ID: guid, Parent: r.PostGUID, ParentTypeName: "Post"})
+	if err != nil {
+		return federation.Outgoing{}, false, fmt.Errorf("build participation in %s: %w", r.PostGUID, err)
+	}
+	rs, err := h.p.outboxResolve(ctx, outboxRecipients{byHandle: []string{r.PostAuthor}})
+	if err != nil || len(rs) == 0 {
+		return federation.Outgoing{}, false, err
+	}
+	return federation.Outgoing{Key: key, GUID: guid, EntityType: "Participation", Payload: payload,
+		Recipients: recipientsOf(rs)}, true, nil
 }
 
 // conversation builds an own conversation with its first message.

@@ -440,6 +440,34 @@ func TestFederationScenario(t *testing.T) {
 			}
 		}
 		podnet.Eventually(t, wait, "alice has erin's comment", hasComment(w.alice, eh, "erin takes part"))
+		// erin's pod also asked alice to keep her posted (a Participation,
+		// which diaspora* pods need to relay to a commenter), once.
+		if err := erin.Pod.Like(ctx, root, ""); err != nil {
+			t.Fatal(err)
+		}
+		podnet.Eventually(t, wait, "alice has erin's participation", func() (bool, error) {
+			var n int
+			err := w.alice.Pod.DB().R.QueryRowContext(ctx, `SELECT count(*) FROM st_received
+				WHERE entity_type = 'participation' AND author = ? AND instr(payload, ?) > 0`, eh, root).Scan(&n)
+			if n > 1 {
+				return false, fmt.Errorf("%d participations from erin", n)
+			}
+			return n == 1, err
+		})
+		podnet.Eventually(t, wait, "alice has erin's like", func() (bool, error) {
+			ls, _, err := w.alice.Pod.Likes(ctx, root, "", 0, 50)
+			for _, l := range ls {
+				if l.Author.DiasporaID == eh {
+					return true, nil
+				}
+			}
+			return false, err
+		})
+		var parts int
+		if err := w.alice.Pod.DB().R.QueryRowContext(ctx, `SELECT count(*) FROM st_received
+			WHERE entity_type = 'participation' AND author = ?`, eh).Scan(&parts); err != nil || parts != 1 {
+			t.Fatalf("participations from erin after her comment and like: %d, %v (want 1)", parts, err)
+		}
 		// carol's comment reaches erin, relayed by alice: erin follows
 		// nobody alice's audience holds, she took part.
 		if _, err := w.carol.Pod.AddComment(ctx, root, "carol answers"); err != nil {

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -408,6 +410,10 @@ func TestProjectionsConverge(t *testing.T) {
 	seeds := 30
 	if testing.Short() {
 		seeds = 4
+	}
+	// A long run: SEEDPOD_CONVERGE_SEEDS=500 go test -run TestProjectionsConverge ./pod/store
+	if n, err := strconv.Atoi(os.Getenv("SEEDPOD_CONVERGE_SEEDS")); err == nil && n > 0 {
+		seeds = n
 	}
 	for seed := range uint64(seeds) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
