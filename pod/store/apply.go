@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"seedpod/pod/oplog"
 )
@@ -261,7 +262,12 @@ func (tx *Tx) flush() error {
 	if len(tx.order) == 0 {
 		return nil
 	}
-	tx.cache = &flushCache{folds: map[string]*guidFold{}, commentPosts: map[string]string{}}
+	for _, c := range tx.order {
+		if c.Kind == oplog.KindSetField && strings.HasPrefix(c.Key, "identity/") {
+			tx.me = nil // Me changes with this flush
+		}
+	}
+	tx.cache = &flushCache{folds: map[string]*guidFold{}, commentPosts: map[string]string{}, me: tx.me}
 	defer func() { tx.cache = nil }()
 	for len(tx.order) > 0 {
 		c := tx.order[0]

@@ -80,6 +80,7 @@ func (tx *Tx) Me() (Me, error) {
 	m, err := readMe(tx.ctx, tx)
 	if err == nil && tx.cache != nil {
 		tx.cache.me = &m
+		tx.me = &m // for the next flushes of this transaction (flush drops it when the identity changes)
 	}
 	return m, err
 }

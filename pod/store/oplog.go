@@ -147,6 +147,9 @@ type Tx struct {
 	dirty map[Change]bool
 	order []Change
 	stmts map[string]*sql.Stmt
+	// me is the identity as the last flush read it (Me), nil once an
+	// identity field changes.
+	me *Me
 	// cache holds fold reads while flush runs (project.go).
 	cache *flushCache
 	// prefetch parses an Apply batch's received payloads on the side.
