@@ -22,8 +22,10 @@ func (p *Pod) Receive(ctx context.Context, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: received entity: %w", ErrInvalid, err)
 	}
-	_, err = p.appendReceivedAll(ctx, []oplog.Received{receivedOp(e, payload, "")})
-	return err
+	if _, err = p.appendReceivedAll(ctx, []oplog.Received{receivedOp(e, payload, "")}); err != nil {
+		return err
+	}
+	return p.followMoves(ctx, []entity.Entity{e})
 }
 
 // receivedOp is the Received op of a verified entity. Its key (the op's
