@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"seedpod/pod/diaspora/entity"
@@ -163,6 +164,11 @@ func OwnEdits(ctx context.Context, q Querier, postGUID string) ([]OwnEntity, err
 // interactions on one of the user's posts.
 const EntityParticipation = "participation"
 
+// maxPostParticipants bounds the people PostParticipants returns: each is
+// a delivery of every interaction relayed on the post, and anyone can send
+// a Participation.
+const maxPostParticipants = 2000
+
 // PostParticipants are the other people taking part in a post (lowercase
 // handles, sorted): those who sent a Participation for it, and the authors
 // of its comments, likes, poll votes and reshares. Interactions on a public
@@ -174,7 +180,8 @@ func PostParticipants(ctx context.Context, q Querier, postGUID string) ([]string
 		UNION SELECT author FROM poll_votes WHERE post_guid = ?1 AND own = 0
 		UNION SELECT author FROM posts WHERE root_guid = ?1 AND own = 0
 		UNION SELECT author || char(0) || payload FROM st_received WHERE entity_type = '`+EntityParticipation+`'
-			AND instr(payload, ?1) > 0`, postGUID)
+			AND instr(payload, ?1) > 0
+		LIMIT `+strconv.Itoa(maxPostParticipants), postGUID)
 	if err != nil {
 		return nil, fmt.Errorf("read participants of %s: %w", postGUID, err)
 	}

@@ -193,10 +193,13 @@ func (tx *Tx) computePost(guid string) (postState, bool, error) {
 	if err != nil {
 		return postState{}, false, err
 	}
+	if f.pub.Retracted {
+		// An own Retract tombstones its guid whatever holds it, also a
+		// received entity under it, and also before the Publish it
+		// retracts arrives from another device (data-model.md).
+		return postState{}, false, nil
+	}
 	if p := f.pub; p.Exists && (p.Kind == KindPost || p.Kind == KindReshare) {
-		if p.Retracted {
-			return postState{}, false, nil
-		}
 		return tx.computeOwnPost(p, f.hasEdits)
 	}
 	if f.recOK && f.rec.EntityType == EntityReshare {
