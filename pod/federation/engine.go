@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"seedpod/pod/diaspora/id"
 	"seedpod/pod/relay"
@@ -130,9 +131,27 @@ func (e *Engine) backoff(ctx context.Context, n int) bool {
 }
 
 func (e *Engine) failed(where string, err error) {
-	e.log.Warn("federation: "+where, "err", err)
-	e.update(func(s *Status) { s.State, s.LastError = "error", where+": "+err.Error() })
+	msg := clipError(where + ": " + err.Error())
+	e.log.Warn("federation: "+where, "err", msg)
+	e.update(func(s *Status) { s.State, s.LastError = "error", msg })
 }
+
+// clipError bounds an error's text for the status and the logs: errors
+// may quote what a remote server sent.
+func clipError(s string) string {
+	s = strings.ToValidUTF8(s, "\ufffd")
+	if len(s) <= maxErrorText {
+		return s
+	}
+	n := maxErrorText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// maxErrorText is the longest error text the engine keeps.
+const maxErrorText = 500
 
 func (e *Engine) contacted() {
 	e.update(func(s *Status) { s.State, s.LastContact, s.LastError = "connected", e.cfg.Now().UTC(), "" })

@@ -21,6 +21,10 @@ var (
 	// ErrTooLarge: a request body, or one item of a hand-over or publish,
 	// is over what the relay accepts. Nothing was sent.
 	ErrTooLarge = errors.New("relayclient: request too large for the relay")
+	// ErrBadAnswer: the relay answered success with something the client
+	// cannot use (not the JSON it documents, an inbox page that
+	// contradicts itself).
+	ErrBadAnswer = errors.New("relayclient: unusable answer from the relay")
 )
 
 // APIError is an answer of the relay that is not a success. Status is the
@@ -153,3 +157,11 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// clippedError keeps a transport error for errors.Is and errors.As but
+// bounds its text: net/http quotes what the relay sent (a malformed header
+// line, whole), and the engine shows its errors in the API and the logs.
+type clippedError struct{ err error }
+
+func (e clippedError) Error() string { return clipText(e.err.Error(), 300) }
+func (e clippedError) Unwrap() error { return e.err }

@@ -88,6 +88,26 @@ func (c *Client) Pull(ctx context.Context, after int64, limit int, wait time.Dur
 	if page.Items == nil {
 		page.Items = []relay.InboxItem{}
 	}
+	// A page that contradicts itself would make the engine acknowledge
+	// what it never saw, or fail every Ack and pull the same page forever.
+	max := MaxPullItems
+	if limit > 0 {
+		max = min(limit, MaxPullItems)
+	}
+	last := after
+	for _, it := range page.Items {
+		if it.ID <= last {
+			return relay.InboxPage{}, fmt.Errorf("pull inbox after %d: %w: item ids not increasing after the cursor (%d after %d)",
+				after, ErrBadAnswer, it.ID, last)
+		}
+		last = it.ID
+	}
+	switch {
+	case len(page.Items) > max:
+		return relay.InboxPage{}, fmt.Errorf("pull inbox after %d: %w: %d items, asked for at most %d", after, ErrBadAnswer, len(page.Items), max)
+	case page.Cursor < last:
+		return relay.InboxPage{}, fmt.Errorf("pull inbox after %d: %w: cursor %d behind its last item %d", after, ErrBadAnswer, page.Cursor, last)
+	}
 	return page, nil
 }
 

@@ -240,7 +240,7 @@ func (c *Client) do(ctx context.Context, r request) error {
 	for attempt := 0; ; attempt++ {
 		status, header, body, err := c.roundTrip(ctx, r, target)
 		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+			return fmt.Errorf("%s: %w", what, clippedError{err})
 		}
 		for _, ok := range r.ok {
 			if status != ok {
@@ -248,7 +248,10 @@ func (c *Client) do(ctx context.Context, r request) error {
 			}
 			if r.out != nil {
 				if err := json.Unmarshal(body, r.out); err != nil {
-					return fmt.Errorf("%s: the relay's %d answer is not the expected JSON: %w", what, status, err)
+					// Not %w: the decoder quotes the offending literal,
+					// which the relay controls (up to the body cap).
+					return fmt.Errorf("%s: %w: the relay's %d answer is not the expected JSON: %s", what, ErrBadAnswer,
+						status, clipText(err.Error(), 200))
 				}
 			}
 			return nil
