@@ -85,7 +85,12 @@ func (h fedHost) Self(ctx context.Context) (federation.Self, error) {
 	if err != nil {
 		return federation.Self{}, err
 	}
-	return federation.Self{GUID: me.GUID, Handle: me.Handle(), Username: me.Username, Key: k, RelayURL: relayURL, Profile: prof}, nil
+	former, err := p.formerRelays(ctx, me.Handle())
+	if err != nil {
+		return federation.Self{}, err
+	}
+	return federation.Self{GUID: me.GUID, Handle: me.Handle(), Username: me.Username, Key: k, RelayURL: relayURL, Profile: prof,
+		Former: former}, nil
 }
 
 // relayProfile is the public profile the relay shows (hCard, WebFinger).
@@ -270,6 +275,15 @@ func (h fedHost) Pending(ctx context.Context, n int) ([]federation.Outgoing, err
 			out = append(out, part)
 		}
 		out = append(out, o)
+	}
+	if len(out) < n {
+		// A move to another relay is announced before anything else
+		// goes out under the new diaspora* ID.
+		migs, err := h.migrations(ctx, me, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(migs, out...)
 	}
 	if len(out) < n {
 		extra, err := p.outboxExtra(ctx)

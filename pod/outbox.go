@@ -419,7 +419,7 @@ func (p *Pod) outboxResolve(ctx context.Context, rs outboxRecipients) ([]OutboxR
 	seen := map[string]bool{}
 	out := []OutboxRecipient{}
 	addPerson := func(guid, handle string) {
-		if guid != "" && guid == me.GUID || handle == "" && guid == "" || me.Exists() && handle == me.Handle() {
+		if guid != "" && guid == me.GUID || handle == "" && guid == "" || me.IsMe(handle) {
 			return
 		}
 		key := guid

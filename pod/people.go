@@ -112,7 +112,10 @@ func peopleReadMe(ctx context.Context, q store.Querier) (store.Me, error) {
 	if m.Username, err = store.Field(ctx, q, "identity/username"); err != nil {
 		return m, err
 	}
-	m.Domain, err = store.Field(ctx, q, "identity/domain")
+	if m.Domain, err = store.Field(ctx, q, "identity/domain"); err != nil {
+		return m, err
+	}
+	m.Former, err = store.Members(ctx, q, store.FormerIDsSet)
 	return m, err
 }
 
@@ -142,7 +145,7 @@ func ShortPersonIn(ctx context.Context, q store.Querier, handle string) (apiv1.P
 	if err != nil {
 		return apiv1.Person{}, err
 	}
-	if me.Exists() && handle == me.Handle() {
+	if me.IsMe(handle) {
 		return MePersonIn(ctx, q)
 	}
 	return apiv1.Person{DiasporaID: handle}, nil

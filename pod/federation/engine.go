@@ -45,6 +45,51 @@ func (e *Engine) Enroll(ctx context.Context, relayURL, code, username string) (s
 	return strings.ToLower(resp.DiasporaID), nil
 }
 
+// MoveRelay moves the identity to another relay: it enrols there with
+// the same key and guid (username defaults to the current one), records
+// the move (the identity is now username@new-domain; the old diaspora* ID
+// is a former one, announced to every contact by an AccountMigration that
+// Pending builds, and the old relay's inbox is still read), and returns
+// the new diaspora* ID. The old relay is not needed: moving away from a
+// relay that is gone works.
+func (e *Engine) MoveRelay(ctx context.Context, relayURL, code, username string) (string, error) {
+	self, err := e.cfg.Host.Self(ctx)
+	if err != nil {
+		return "", err
+	}
+	if self.RelayURL == "" {
+		return "", fmt.Errorf("%w: no relay is set up yet: set one up instead of moving", ErrInvalid)
+	}
+	base, domain, err := relayBase(relayURL)
+	if err != nil {
+		return "", err
+	}
+	if username == "" {
+		username = self.Username
+	}
+	if base == self.RelayURL && username == self.Username {
+		return "", fmt.Errorf("%w: the identity already federates through %s as %s", ErrInvalid, base, self.Handle)
+	}
+	resp, err := relayclient.Enroll(ctx, e.cfg.Relay, base, strings.TrimSpace(code), username, self.GUID, self.Key, self.Profile)
+	if err != nil {
+		return "", fmt.Errorf("enrol with %s: %w", base, err)
+	}
+	if want := username + "@" + domain; !strings.EqualFold(resp.DiasporaID, want) {
+		return "", fmt.Errorf("enrol with %s: the relay named the identity %q, expected %q", base, resp.DiasporaID, want)
+	}
+	former := FormerRelay{URL: self.RelayURL, Username: self.Username, Handle: self.Handle}
+	if err := e.cfg.Host.MoveRelay(ctx, base, domain, username, former); err != nil {
+		return "", err
+	}
+	e.log.Info("moved to another relay", "from", self.Handle, "to", resp.DiasporaID, "relay", base)
+	e.poke()
+	select {
+	case e.moved <- struct{}{}:
+	default:
+	}
+	return strings.ToLower(resp.DiasporaID), nil
+}
+
 // relayBase checks a relay URL ("https://host[:port]", a path of "/" at
 // most) and returns its origin and the identity domain (host[:port]).
 func relayBase(raw string) (base, domain string, err error) {
@@ -94,7 +139,74 @@ func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.inboundLoop(ctx) })
 	wg.Go(func() { e.outboundLoop(ctx) })
+	wg.Go(func() { e.formerRelays(ctx, &wg) })
 	wg.Wait()
+}
+
+// formerRelays starts a formerLoop for each relay the identity moved away
+// from, as they appear.
+func (e *Engine) formerRelays(ctx context.Context, wg *sync.WaitGroup) {
+	running := map[FormerRelay]bool{}
+	for {
+		if self, err := e.cfg.Host.Self(ctx); err == nil {
+			for _, fr := range self.Former {
+				if !running[fr] && fr.URL != "" {
+					running[fr] = true
+					wg.Go(func() { e.formerLoop(ctx, fr) })
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.moved:
+		case <-time.After(30 * time.Second):
+		}
+	}
+}
+
+// formerLoop reads the inbox of a relay the identity moved away from:
+// pods that have not followed the move yet still deliver there. Items are
+// processed as addressed to the former identity (private deliveries are
+// bound to their recipient), then acknowledged, as the inbound loop does.
+// A relay that is gone is retried with backoff, quietly.
+func (e *Engine) formerLoop(ctx context.Context, fr FormerRelay) {
+	fails := 0
+	var after int64
+	for ctx.Err() == nil {
+		self, err := e.cfg.Host.Self(ctx)
+		var c *relayclient.Client
+		if err == nil {
+			c, err = relayclient.New(fr.URL, fr.Username, self.Key, e.cfg.Relay)
+		}
+		var page relay.InboxPage
+		if err == nil {
+			page, err = c.Pull(ctx, after, pageSize, e.cfg.PollWait)
+		}
+		if err == nil && len(page.Items) > 0 {
+			as := self
+			as.Handle, as.Username, as.RelayURL = fr.Handle, fr.Username, fr.URL
+			host := strings.TrimPrefix(fr.URL, "https://")
+			if err = e.Process(ctx, as, host, page.Items); err == nil {
+				_, err = c.Ack(ctx, page.Cursor)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Info("federation: former relay", "relay", fr.URL, "err", clipError(err.Error()))
+			if !e.backoff(ctx, fails+3) {
+				return
+			}
+			fails = min(fails+1, 8)
+			continue
+		}
+		fails = 0
+		if len(page.Items) > 0 {
+			after = page.Cursor
+		}
+	}
 }
 
 // client builds the relay client for the identity as it is now.
@@ -167,6 +279,7 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 	}
 	fails := 0
 	var after int64
+	var relayURL string   // the relay `after` belongs to
 	var ahead chan pulled // the pull of the page after `after`, in flight
 	drop := func() {
 		if ahead != nil {
@@ -185,6 +298,12 @@ func (e *Engine) inboundLoop(ctx context.Context) {
 			}
 			fails++
 			continue
+		}
+		if self.RelayURL != relayURL {
+			// Moved to another relay: its inbox has cursors of its own
+			// (the former one is read by formerLoop).
+			drop()
+			after, relayURL = 0, self.RelayURL
 		}
 		var page relay.InboxPage
 		if ahead != nil {

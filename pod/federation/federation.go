@@ -37,6 +37,12 @@ type Host interface {
 	// SetRelay records an enrolment: the identity is now
 	// username@domain and federates through relayURL.
 	SetRelay(ctx context.Context, relayURL, domain string) error
+	// MoveRelay records a move to another relay, in one write: the
+	// identity is now username@domain through relayURL, and the
+	// identity it was (former) is kept as a former one, whose contacts
+	// are told (an AccountMigration, through Pending) and whose relay
+	// inbox is still read.
+	MoveRelay(ctx context.Context, relayURL, domain, username string, former FormerRelay) error
 	// Person is the pinned key and guid of a diaspora ID (ok false when
 	// the pod does not know them).
 	Person(ctx context.Context, handle string) (Person, bool, error)
@@ -76,6 +82,18 @@ type Self struct {
 	Key      *rsa.PrivateKey
 	RelayURL string // "" when no relay is set up
 	Profile  public.Profile
+	// Former are the relays the identity moved away from: their inboxes
+	// are still read (pods that did not follow the move yet deliver
+	// there).
+	Former []FormerRelay
+}
+
+// FormerRelay is a relay the identity moved away from, and who it was
+// there.
+type FormerRelay struct {
+	URL      string `json:"url"`
+	Username string `json:"username"`
+	Handle   string `json:"handle"`
 }
 
 // Person is a remote person with their pinned key.
@@ -111,7 +129,11 @@ type Outgoing struct {
 	EntityType string
 	// Payload is the complete entity XML (a relayable's author_signature
 	// included).
-	Payload    []byte
+	Payload []byte
+	// Sender signs the envelope when it is not the identity as it is
+	// now: a former diaspora* ID announcing its move (AccountMigration
+	// is sent by the old identity). The key is the same.
+	Sender     string
 	Public     bool
 	Recipients []Recipient
 	// Contact items get diaspora's longer retry schedule.
@@ -164,7 +186,8 @@ type Engine struct {
 	log  *slog.Logger
 	keys keyCache
 
-	wake chan struct{} // relay configured / poked
+	wake  chan struct{} // relay configured / poked
+	moved chan struct{} // a relay move (formerRelays looks again)
 
 	mu     sync.Mutex
 	status Status
@@ -204,7 +227,7 @@ func New(cfg Config) *Engine {
 	if cfg.FetchDepth <= 0 {
 		cfg.FetchDepth = 3
 	}
-	return &Engine{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), status: Status{State: "off"},
+	return &Engine{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), moved: make(chan struct{}, 1), status: Status{State: "off"},
 		keys: keyCache{m: map[string]Person{}}}
 }
 

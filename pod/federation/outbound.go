@@ -88,7 +88,11 @@ func (e *Engine) send(ctx context.Context, self Self, items []Outgoing) error {
 	var out []relay.OutboxItem
 	var pub []relay.PublishItem
 	for _, it := range items {
-		env, err := envelope.Sign(it.Payload, self.Handle, self.Key)
+		sender := self.Handle
+		if it.Sender != "" {
+			sender = it.Sender
+		}
+		env, err := envelope.Sign(it.Payload, sender, self.Key)
 		if err != nil {
 			e.log.Error("federation: cannot sign an own change; skipped", "key", it.Key, "type", it.EntityType, "err", err)
 			continue

@@ -263,7 +263,7 @@ func (tx *Tx) flush() error {
 		return nil
 	}
 	for _, c := range tx.order {
-		if c.Kind == oplog.KindSetField && strings.HasPrefix(c.Key, "identity/") {
+		if c.Kind == oplog.KindSetField && strings.HasPrefix(c.Key, "identity/") || c.Kind == oplog.KindSetAdd && c.Key == FormerIDsSet {
 			tx.me = nil // Me changes with this flush
 		}
 	}

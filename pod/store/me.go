@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Me is the user's identity as the fold holds it (identity/* fields).
@@ -12,6 +14,23 @@ type Me struct {
 	GUID     string // the person guid; "" before the identity is created
 	Username string
 	Domain   string // the relay's domain; "" until a relay is set up
+	// Former are the diaspora* IDs the identity had before it moved to
+	// another relay (FormerIDsSet), lowercase, sorted: what was sent or
+	// received under them is the user's too.
+	Former []string
+}
+
+// FormerIDsSet holds the diaspora* IDs the identity moved away from (a
+// relay move): members are lowercase handles.
+const FormerIDsSet = "former_ids"
+
+// IsMe reports whether a diaspora* ID is the user's, now or before a move.
+func (m Me) IsMe(handle string) bool {
+	if !m.Exists() {
+		return false
+	}
+	h := strings.ToLower(handle)
+	return h == m.Handle() || slices.Contains(m.Former, h)
 }
 
 // LocalDomain stands in for the domain before a relay is set up: the
@@ -69,7 +88,19 @@ func readMe(ctx context.Context, q querier) (Me, error) {
 			m.Domain = v
 		}
 	}
-	return m, rows.Err()
+	if err := rows.Err(); err != nil {
+		return m, err
+	}
+	former, err := Members(ctx, q, FormerIDsSet)
+	if err != nil {
+		return m, fmt.Errorf("read identity: %w", err)
+	}
+	for _, h := range former {
+		if h != m.Handle() {
+			m.Former = append(m.Former, h)
+		}
+	}
+	return m, nil
 }
 
 // Me reads the identity inside a transaction.

@@ -322,3 +322,16 @@ func OutboxCount(ctx context.Context, q Querier) (int, error) {
 	}
 	return n + contacts, nil
 }
+
+// ContactGUIDs lists every contact's person guid (sharing with the user,
+// or in one of the user's aspects).
+func ContactGUIDs(ctx context.Context, q Querier) ([]string, error) {
+	return outboxStrings(ctx, q, "SELECT person_guid FROM contacts ORDER BY person_guid")
+}
+
+// ConversationPeople lists the handles of everyone the user has a
+// conversation with (the user, written ”, left out).
+func ConversationPeople(ctx context.Context, q Querier) ([]string, error) {
+	return outboxStrings(ctx, q, `SELECT DISTINCT j.value FROM conversations c, json_each(c.participants) j
+		WHERE j.value <> '' ORDER BY 1`)
+}

@@ -121,7 +121,7 @@ func (tx *Tx) conversationSource(guid string) (conversationRow, bool, error) {
 	}
 	mine := func(h string) string {
 		h = strings.ToLower(h)
-		if me.Exists() && h == me.Handle() {
+		if me.IsMe(h) {
 			return ""
 		}
 		return h
@@ -217,7 +217,7 @@ func (tx *Tx) ownHandleToMe(m *messageRow) error {
 	if err != nil {
 		return err
 	}
-	if me.Exists() && m.author == me.Handle() {
+	if me.IsMe(m.author) {
 		m.author, m.own = "", true
 		m.receivedAt = m.createdAt
 	}
@@ -355,7 +355,7 @@ func (tx *Tx) projectConversation(guid string) error {
 		if m.CreatedAt.IsZero() {
 			mr.createdAt = row.createdAt
 		}
-		if me.Exists() && mr.author == me.Handle() {
+		if me.IsMe(mr.author) {
 			mr.author, mr.own = "", true
 			mr.receivedAt = mr.createdAt
 		}
@@ -369,7 +369,7 @@ func (tx *Tx) projectConversation(guid string) error {
 			AND author IN (SELECT value FROM json_each(?2)) AND instr(payload, ?3) > 0
 		UNION SELECT guid FROM st_published WHERE parent = ?3 AND kind = 'message'
 		UNION SELECT guid FROM messages WHERE conversation_guid = ?3`,
-		EntityMessage, jsonStrings(append(slices.Clone(writers), me.Handle())), guid)
+		EntityMessage, jsonStrings(append(append(slices.Clone(writers), me.Handle()), me.Former...)), guid)
 	if err != nil {
 		return fmt.Errorf("list messages of %s: %w", guid, err)
 	}
@@ -985,6 +985,8 @@ func (tx *Tx) projectNotifications(c Change) error {
 		}
 	case oplog.KindSetAdd: // adds and removes
 		switch c.Key {
+		case FormerIDsSet:
+			return tx.projectIdentityChange()
 		case SetBlocks, SetIgnores:
 			return tx.notifyPersonEverywhere(c.Member)
 		case MutedSet, SubscribedSet:

@@ -10,6 +10,7 @@ import (
 func (s *Server) routesFederation() {
 	s.mux.HandleFunc("GET "+APIPrefix+"/relay", s.handleRelayStatus)
 	s.mux.HandleFunc("POST "+APIPrefix+"/relay", s.handleRelayEnroll)
+	s.mux.HandleFunc("POST "+APIPrefix+"/relay/move", s.handleRelayMove)
 	s.mux.HandleFunc("POST "+APIPrefix+"/people/discover", s.handleDiscover)
 }
 
@@ -50,6 +51,36 @@ func (s *Server) handleRelayEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	st.DiasporaID = id
 	writeJSON(w, http.StatusCreated, st)
+}
+
+// handleRelayMove moves the identity to another relay: {url, code,
+// username?} → 200 with the status (the new diaspora* ID); contacts are
+// told by an AccountMigration.
+func (s *Server) handleRelayMove(w http.ResponseWriter, r *http.Request) {
+	if !s.needPod(w) {
+		return
+	}
+	var in struct {
+		URL      string `json:"url"`
+		Code     string `json:"code"`
+		Username string `json:"username"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id, err := s.pod.MoveRelay(r.Context(), in.URL, in.Code, in.Username)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st, err := s.pod.FederationStatus(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st.DiasporaID = id
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) handleDiscover(w http.ResponseWriter, r *http.Request) {
