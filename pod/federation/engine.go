@@ -166,18 +166,26 @@ func (e *Engine) formerRelays(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // formerLoop reads the inbox of a relay the identity moved away from:
-// pods that have not followed the move yet still deliver there. Items are
+// pods that have not followed the move yet still deliver there. It first
+// tells that relay where the identity lives now (relayclient.Moved). Items are
 // processed as addressed to the former identity (private deliveries are
 // bound to their recipient), then acknowledged, as the inbound loop does.
 // A relay that is gone is retried with backoff, quietly.
 func (e *Engine) formerLoop(ctx context.Context, fr FormerRelay) {
 	fails := 0
 	var after int64
+	told := false // the former relay knows where the identity lives now
 	for ctx.Err() == nil {
 		self, err := e.cfg.Host.Self(ctx)
 		var c *relayclient.Client
 		if err == nil {
 			c, err = relayclient.New(fr.URL, fr.Username, self.Key, e.cfg.Relay)
+		}
+		if err == nil && !told {
+			// Its WebFinger then names the new identity.
+			if err = c.Moved(ctx, self.Handle); err == nil {
+				told = true
+			}
 		}
 		var page relay.InboxPage
 		if err == nil {

@@ -93,6 +93,12 @@ func TestRelayMove(t *testing.T) {
 		t.Fatal("a move to the relay the identity is on was accepted")
 	}
 
+	// The old relay points to the new identity.
+	podnet.Eventually(t, wait, "alice's old relay names her new profile", func() (bool, error) {
+		st, body := w.fetch(w.ra, "/.well-known/webfinger?resource=acct:"+oldHandle)
+		return st == http.StatusOK && strings.Contains(body, `"https://`+rb2.Domain+`/u/alice"`), nil
+	})
+
 	// Bob and carol follow: the old ID moved, the person (same guid) is
 	// now the new ID, still in their Friends, still sharing.
 	for _, at := range []*podnet.PodNode{w.bob, w.carol} {

@@ -46,6 +46,7 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("GET "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.me))
 	mux.Handle("DELETE "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.deleteAccount))
 	mux.Handle("PUT "+OwnerPrefix+"/profile", r.auth.Middleware(maxOwnerBody, r.updateProfile))
+	mux.Handle("PUT "+OwnerPrefix+"/moved", r.auth.Middleware(maxOwnerBody, r.moved))
 	mux.Handle("POST "+OwnerPrefix+"/outbox", r.auth.Middleware(maxOutboxBody, r.handOver))
 	mux.Handle("GET "+OwnerPrefix+"/outbox/status", r.auth.Middleware(maxOwnerBody, r.outboxStatus))
 	r.publishedRoutes(mux)
@@ -458,6 +459,37 @@ func (r *Relay) ackInbox(w http.ResponseWriter, req *http.Request, who string, b
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"acked": acked})
+}
+
+// moved: PUT /moved {"moved_to": "user@host"} — the identity moved to
+// another diaspora* ID (its owner's relay move); "" takes it back. 204.
+func (r *Relay) moved(w http.ResponseWriter, req *http.Request, who string, body []byte) {
+	var in struct {
+		MovedTo string `json:"moved_to"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad_request", "the body must be {\"moved_to\": \"user@host\"}")
+		return
+	}
+	to := ""
+	if in.MovedTo != "" {
+		n, err := id.Normalize(in.MovedTo)
+		if err != nil {
+			jsonError(w, http.StatusUnprocessableEntity, "bad_moved_to", "moved_to is not a diaspora ID: "+clip(err.Error()))
+			return
+		}
+		if n == who+"@"+r.cfg.Domain {
+			jsonError(w, http.StatusUnprocessableEntity, "bad_moved_to", "an identity cannot move to itself")
+			return
+		}
+		to = n
+	}
+	if _, err := r.db.W.ExecContext(req.Context(), "UPDATE identities SET moved_to = ? WHERE username = ?", to, who); err != nil {
+		jsonError(w, http.StatusInternalServerError, "internal", "could not record the move")
+		return
+	}
+	r.log.Info("identity moved", "username", who, "moved_to", to)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (r *Relay) me(w http.ResponseWriter, req *http.Request, who string, _ []byte) {

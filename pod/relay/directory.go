@@ -26,8 +26,8 @@ func (d directory) one(ctx context.Context, col, v string) (public.Identity, boo
 	var idn public.Identity
 	var profile string
 	// col is one of two constants above, never user input.
-	err := d.db.R.QueryRowContext(ctx, "SELECT username, guid, public_key, profile FROM identities WHERE "+col+" = ?", v).
-		Scan(&idn.Username, &idn.GUID, &idn.PublicKeyPEM, &profile)
+	err := d.db.R.QueryRowContext(ctx, "SELECT username, guid, public_key, profile, moved_to FROM identities WHERE "+col+" = ?", v).
+		Scan(&idn.Username, &idn.GUID, &idn.PublicKeyPEM, &profile, &idn.MovedTo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return public.Identity{}, false, nil
 	}

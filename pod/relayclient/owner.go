@@ -61,6 +61,20 @@ func (c *Client) Me(ctx context.Context) (diasporaID, guid string, acked int64, 
 	return out.DiasporaID, out.GUID, out.Acked, nil
 }
 
+// Moved tells the relay the identity moved to another diaspora* ID (""
+// takes it back): its WebFinger then points there.
+func (c *Client) Moved(ctx context.Context, movedTo string) error {
+	body, err := json.Marshal(map[string]string{"moved_to": movedTo})
+	if err != nil {
+		return err
+	}
+	if err := c.do(ctx, request{method: http.MethodPut, path: "/moved", body: body, limit: MaxOwnerBody,
+		ok: []int{http.StatusNoContent}}); err != nil {
+		return fmt.Errorf("record the move to %s: %w", movedTo, err)
+	}
+	return nil
+}
+
 // Pull reads the inbox: items after the cursor after (the relay never goes
 // back before what was acknowledged; 0 means "from the acknowledgement"),
 // at most limit (≤ 0: the relay's default of 50; over MaxPullItems:

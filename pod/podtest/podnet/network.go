@@ -92,7 +92,8 @@ type RelayNode struct {
 	Relay  *relay.Relay
 	Data   string
 	srv    *httptest.Server
-	once   sync.Once
+	once   *sync.Once
+	net    *Network
 }
 
 // FreePort reserves a loopback port and releases it for the caller.
@@ -115,6 +116,33 @@ func (n *Network) Relay(name string) *RelayNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rn := n.startRelay(name, ln)
+	n.mu.Lock()
+	n.relays = append(n.relays, rn)
+	n.mu.Unlock()
+	return rn
+}
+
+// Restart starts a stopped relay again, on its port and with its data.
+func (r *RelayNode) Restart(t testing.TB) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port may take a moment to be free again
+		if ln, err = net.Listen("tcp", "127.0.0.1:"+r.Domain[strings.LastIndexByte(r.Domain, ':')+1:]); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("restart relay %s: %v", r.Name, err)
+	}
+	n := r.net.startRelay(r.Name, ln)
+	r.Relay, r.srv, r.once = n.Relay, n.srv, n.once
+}
+
+func (n *Network) startRelay(name string, ln net.Listener) *RelayNode {
+	t := n.t
 	host := name + ".test"
 	domain := fmt.Sprintf("%s:%d", host, ln.Addr().(*net.TCPAddr).Port)
 	data := filepath.Join(n.dir, "relay-"+name)
@@ -140,11 +168,7 @@ func (n *Network) Relay(name string) *RelayNode {
 	srv.TLS = tc
 	srv.Config.ErrorLog = nil
 	srv.StartTLS()
-	rn := &RelayNode{Name: name, Domain: domain, URL: "https://" + domain, Relay: r, Data: data, srv: srv}
-	n.mu.Lock()
-	n.relays = append(n.relays, rn)
-	n.mu.Unlock()
-	return rn
+	return &RelayNode{Name: name, Domain: domain, URL: "https://" + domain, Relay: r, Data: data, srv: srv, once: &sync.Once{}, net: n}
 }
 
 // Invite makes an enrolment code for username.

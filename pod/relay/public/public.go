@@ -52,6 +52,9 @@ type Profile struct {
 type Identity struct {
 	Username, GUID, PublicKeyPEM string
 	Profile                      Profile
+	// MovedTo is the diaspora* ID the identity moved to ("" if it did
+	// not): WebFinger names that identity's profile among its aliases.
+	MovedTo string
 }
 
 // Directory looks up the identities the relay hosts. Lookups that find
@@ -294,6 +297,10 @@ func (s *server) webfinger(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.internalError(w, r, "invalid identity for webfinger", err)
 		return
+	}
+	if user, host, ok := strings.Cut(ident.MovedTo, "@"); ok {
+		// Where the identity lives now: its profile on its new host.
+		wf.Aliases = append(wf.Aliases, "https://"+host+"/u/"+url.PathEscape(user))
 	}
 	var doc []byte
 	ctype := typeJRD
