@@ -28,7 +28,9 @@ CGO_ENABLED=0 go vet ./...
 go vet -tags desktop,production,webkit2_41 .
 
 step "go test -race"
-go test -race -count=1 ./...
+# pod/store's race run takes ~400 s on a quiet 2-core machine: go test's
+# default 10-minute limit per package leaves too little room on a slow one.
+go test -race -count=1 -timeout 30m ./...
 
 step "fuzz targets, briefly"
 FUZZ_FRESH=1 FUZZTIME=5s scripts/fuzz.sh
