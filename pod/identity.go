@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"seedpod/pod/keylock"
 	"seedpod/pod/oplog"
 	"seedpod/pod/store"
 )
@@ -44,6 +45,9 @@ type KeyStatus struct {
 	Fingerprint string  `json:"fingerprint,omitempty"` // SHA-256 of the public key (DER), hex
 	Progress    float64 `json:"progress"`              // 0..1, an estimate while generating
 	Error       string  `json:"error,omitempty"`
+	// Locked: the key is sealed with a passphrase at rest (keys.go); State
+	// is "locked" until it is unlocked, "ready" after.
+	Locked bool `json:"locked,omitempty"`
 }
 
 // SeededAspects are the aspects a new identity starts with, as diaspora*
@@ -82,11 +86,19 @@ func (p *Pod) Identity(ctx context.Context) (Identity, error) {
 	err = p.db.R.QueryRowContext(ctx, "SELECT pem FROM identity_key WHERE id = 1").Scan(&pemText)
 	switch {
 	case err == nil:
-		fp, ferr := fingerprint(pemText)
+		fp, ferr := storedFingerprint(pemText)
 		if ferr != nil {
 			return Identity{}, ferr
 		}
 		id.Key = KeyStatus{State: "ready", Fingerprint: fp, Progress: 1}
+		if keylock.IsSealed([]byte(pemText)) {
+			id.Key.Locked = true
+			p.mu.Lock()
+			if p.key == nil {
+				id.Key.State = "locked"
+			}
+			p.mu.Unlock()
+		}
 		return id, nil
 	case !isNoRows(err):
 		return Identity{}, fmt.Errorf("read identity key: %w", err)
@@ -218,19 +230,16 @@ func (p *Pod) IdentityKey(ctx context.Context) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read identity key: %w", err)
 	}
-	b, _ := pem.Decode([]byte(pemText))
-	if b == nil {
-		return nil, errors.New("identity key: stored PEM does not decode")
+	if keylock.IsSealed([]byte(pemText)) {
+		p.mu.Lock()
+		k := p.key
+		p.mu.Unlock()
+		if k == nil {
+			return nil, ErrKeyLocked
+		}
+		return k, nil
 	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("identity key: %w", err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("identity key: %T is not RSA", k)
-	}
-	return rk, nil
+	return parseKeyPEM(pemText)
 }
 
 func fingerprint(pemText string) (string, error) {

@@ -20,6 +20,7 @@ import (
 	"seedpod/pod/datadir"
 	"seedpod/pod/federation"
 	"seedpod/pod/httpclient"
+	"seedpod/pod/keylock"
 	"seedpod/pod/store"
 )
 
@@ -40,6 +41,10 @@ type Config struct {
 	// KeyBits is the size of the identity's RSA key; 0 means
 	// DefaultKeyBits. Tests use smaller keys to save time.
 	KeyBits int
+	// KeyLock are the passphrase lock's derivation costs for new locks;
+	// nil means keylock.DefaultParams (about a second and 256 MiB). Tests
+	// use cheap ones.
+	KeyLock *keylock.Params
 	// Federation switches the federation engine on (serve and the window
 	// do; tests of the offline pod leave it nil). It runs in the
 	// background until Close.
@@ -74,8 +79,10 @@ type Pod struct {
 
 	mu     sync.Mutex
 	keygen *keygen
-	key    *rsa.PrivateKey // the identity key once read (cachedKey)
-	wg     sync.WaitGroup  // background work (key generation, federation)
+	key    *rsa.PrivateKey // the identity key once read (cachedKey) or unlocked (keys.go)
+
+	unlockMu sync.Mutex     // one lock, unlock or restore of the key at a time
+	wg       sync.WaitGroup // background work (key generation, federation)
 
 	fed           *federation.Engine // nil without Config.Federation
 	fedListeners  map[int]func(string)

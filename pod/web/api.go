@@ -24,6 +24,7 @@ func (s *Server) apiRoutes() {
 	s.routesConversations()
 	s.routesDrafts()
 	s.routesFederation()
+	s.routesKeys()
 }
 
 // V1Prefix is where the diaspora* API v1 routes live.
