@@ -100,40 +100,20 @@ func (tx *Tx) projectAccountMigration(key string) error {
 // remote_photo_path of its move ("" when it did not move or the move
 // names none). diaspora* rewrites the stored paths the same way.
 func (tx *Tx) movedPhotoPath(handle string) (string, error) {
-	var path string
-	err := tx.QueryRowContext(tx.ctx, `SELECT m.photo_path FROM person_moves m
-		JOIN st_received r ON r.guid = m.key
-		JOIN ops o ON o.device = r.device AND o.epoch = r.epoch AND o.seq = r.seq
-		WHERE m.old_handle = ?
-		ORDER BY o.wall, o.logical, r.device, r.epoch, r.seq, m.key LIMIT 1`, strings.ToLower(handle)).Scan(&path)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read move of %s: %w", handle, err)
-	}
-	return path, nil
+	_, path, err := moveOf(tx.ctx, tx, handle)
+	return path, err
 }
 
 // moveHandles are the identities a recorded migration concerns: the one
 // it moves, and every identity a migration of that one names, sorted.
 func (tx *Tx) moveHandles(key string) ([]string, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT old_handle FROM person_moves WHERE key = ?1
+	hs, err := tx.guidList(`SELECT old_handle FROM person_moves WHERE key = ?1
 		UNION SELECT new_handle FROM person_moves WHERE old_handle = (SELECT old_handle FROM person_moves WHERE key = ?1)
 		ORDER BY 1`, key)
 	if err != nil {
 		return nil, fmt.Errorf("read move %s: %w", key, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return hs, nil
 }
 
 // movedTo is the identity handle moved to ("" when it did not move): its
@@ -141,40 +121,33 @@ func (tx *Tx) moveHandles(key string) ([]string, error) {
 func (tx *Tx) movedTo(handle string) (string, error) { return firstMove(tx.ctx, tx, handle) }
 
 func firstMove(ctx context.Context, q Querier, handle string) (string, error) {
-	var to string
-	err := q.QueryRowContext(ctx, `SELECT m.new_handle FROM person_moves m
+	to, _, err := moveOf(ctx, q, handle)
+	return to, err
+}
+
+// moveOf is handle's move, its first migration by op stamp: the identity
+// moved to and the migration's remote_photo_path ("" when it did not move).
+func moveOf(ctx context.Context, q Querier, handle string) (to, photoPath string, err error) {
+	err = q.QueryRowContext(ctx, `SELECT m.new_handle, m.photo_path FROM person_moves m
 		JOIN st_received r ON r.guid = m.key
 		JOIN ops o ON o.device = r.device AND o.epoch = r.epoch AND o.seq = r.seq
 		WHERE m.old_handle = ?
-		ORDER BY o.wall, o.logical, r.device, r.epoch, r.seq, m.key LIMIT 1`, strings.ToLower(handle)).Scan(&to)
+		ORDER BY o.wall, o.logical, r.device, r.epoch, r.seq, m.key LIMIT 1`, strings.ToLower(handle)).Scan(&to, &photoPath)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read move of %s: %w", handle, err)
+		return "", "", fmt.Errorf("read move of %s: %w", handle, err)
 	}
-	return to, nil
+	return to, photoPath, nil
 }
 
 // movedFrom are the identities whose move (movedTo) leads to handle.
 func (tx *Tx) movedFrom(handle string) ([]string, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT DISTINCT old_handle FROM person_moves WHERE new_handle = ? ORDER BY old_handle`,
+	cands, err := tx.guidList(`SELECT DISTINCT old_handle FROM person_moves WHERE new_handle = ? ORDER BY old_handle`,
 		strings.ToLower(handle))
 	if err != nil {
 		return nil, fmt.Errorf("read moves to %s: %w", handle, err)
-	}
-	var cands []string
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		cands = append(cands, h)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var out []string
 	for _, h := range cands {
@@ -247,21 +220,12 @@ func (tx *Tx) inheritedSharing(handle string, depth int) (bool, error) {
 
 // conversationsOf are the conversations handle takes part in.
 func (tx *Tx) conversationsOf(handle string) ([]string, error) {
-	rows, err := tx.QueryContext(tx.ctx, `SELECT guid FROM conversations
+	gs, err := tx.guidList(`SELECT guid FROM conversations
 		WHERE EXISTS (SELECT 1 FROM json_each(participants) WHERE value = ?) ORDER BY guid`, strings.ToLower(handle))
 	if err != nil {
 		return nil, fmt.Errorf("read conversations of %s: %w", handle, err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return gs, nil
 }
 
 // withSuccessors is handles and every identity they moved to, for the

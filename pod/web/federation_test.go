@@ -95,6 +95,24 @@ func TestRelayAndDiscoveryRoutes(t *testing.T) {
 		t.Fatalf("after enrolment: %+v", st)
 	}
 	r.json("POST", APIPrefix+"/relay", map[string]string{"url": ra.URL, "code": "any"}, 409, nil)
+	// Moving: a code is needed, the URL must be an origin, the relay the
+	// identity is on is not a move, and a wrong code is refused by the
+	// relay; nothing changes.
+	for _, c := range []struct {
+		body map[string]string
+		want int
+	}{
+		{map[string]string{"url": rb.URL}, 422},
+		{map[string]string{"url": "https://x.test/path", "code": "c"}, 422},
+		{map[string]string{"url": ra.URL, "code": "c"}, 422},
+		{map[string]string{"url": rb.URL, "code": "wrong"}, 422},
+	} {
+		r.json("POST", APIPrefix+"/relay/move", c.body, c.want, nil)
+	}
+	r.json("GET", APIPrefix+"/relay", nil, 200, &st)
+	if st.DiasporaID != "alice@"+ra.Domain || st.Relay != ra.URL {
+		t.Fatalf("after refused moves: %+v", st)
+	}
 	podnet.Eventually(t, 30*time.Second, "connected", func() (bool, error) {
 		r.json("GET", APIPrefix+"/relay", nil, 200, &st)
 		return st.State == "connected", nil

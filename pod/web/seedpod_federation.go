@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 )
 
@@ -27,36 +28,20 @@ func (s *Server) handleRelayStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRelayEnroll(w http.ResponseWriter, r *http.Request) {
-	if !s.needPod(w) {
-		return
-	}
-	var in struct {
-		URL      string `json:"url"`
-		Code     string `json:"code"`
-		Username string `json:"username"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	id, err := s.pod.EnrollRelay(r.Context(), in.URL, in.Code, in.Username)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	st, err := s.pod.FederationStatus(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	st.DiasporaID = id
-	writeJSON(w, http.StatusCreated, st)
+	s.relayAction(w, r, http.StatusCreated, s.pod.EnrollRelay)
 }
 
 // handleRelayMove moves the identity to another relay: {url, code,
 // username?} → 200 with the status (the new diaspora* ID); contacts are
 // told by an AccountMigration.
 func (s *Server) handleRelayMove(w http.ResponseWriter, r *http.Request) {
+	s.relayAction(w, r, http.StatusOK, s.pod.MoveRelay)
+}
+
+// relayAction runs an enrolment with a relay ({url, code, username?}) and
+// answers with the federation status, naming the identity it gave.
+func (s *Server) relayAction(w http.ResponseWriter, r *http.Request, status int,
+	do func(ctx context.Context, relayURL, code, username string) (string, error)) {
 	if !s.needPod(w) {
 		return
 	}
@@ -69,7 +54,7 @@ func (s *Server) handleRelayMove(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	id, err := s.pod.MoveRelay(r.Context(), in.URL, in.Code, in.Username)
+	id, err := do(r.Context(), in.URL, in.Code, in.Username)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -80,7 +65,7 @@ func (s *Server) handleRelayMove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.DiasporaID = id
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, status, st)
 }
 
 func (s *Server) handleDiscover(w http.ResponseWriter, r *http.Request) {
