@@ -25,6 +25,7 @@ func (s *Server) apiRoutes() {
 	s.routesDrafts()
 	s.routesFederation()
 	s.routesKeys()
+	s.routesArchive()
 }
 
 // V1Prefix is where the diaspora* API v1 routes live.

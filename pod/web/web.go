@@ -40,6 +40,9 @@ const maxUploadBytes = 21 << 20
 // bodyLimit is the body cap of a request: uploads get maxUploadBytes,
 // everything else maxBodyBytes.
 func bodyLimit(r *http.Request) int64 {
+	if n := archiveBodyLimit(r); n > 0 {
+		return n
+	}
 	if r.Method == http.MethodPost && (r.URL.Path == "/api/v1/photos" || r.URL.Path == "/api/v1/photos.json") {
 		return maxUploadBytes
 	}
