@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,7 +18,6 @@ import (
 
 	"seedpod/pod/archive"
 	"seedpod/pod/diaspora/entity"
-	"seedpod/pod/diaspora/keys"
 	"seedpod/pod/media"
 	"seedpod/pod/store"
 )
@@ -457,18 +455,8 @@ func (ex *exporter) pods() []string {
 
 // exportSign sets a relayable's author_signature with the identity key.
 func exportSign(r entity.Relayable, key *rsa.PrivateKey) error {
-	sig, err := keys.Sign(key, []byte(r.SignatureString()))
-	if err != nil {
+	if err := entity.SignAuthor(r, key); err != nil {
 		return fmt.Errorf("sign %s %s: %w", r.Type(), r.GUID(), err)
-	}
-	enc := base64.StdEncoding.EncodeToString(sig)
-	switch v := r.(type) {
-	case *entity.Comment:
-		v.Signature = enc
-	case *entity.Like:
-		v.Signature = enc
-	case *entity.PollParticipation:
-		v.Signature = enc
 	}
 	return nil
 }

@@ -121,18 +121,8 @@ func Build(t testing.TB, s Sample) (doc []byte, photos []byte) {
 		return b
 	}
 	sign := func(r entity.Relayable) entity.Relayable {
-		sig, err := keys.Sign(key, []byte(r.SignatureString()))
-		if err != nil {
+		if err := entity.SignAuthor(r, key); err != nil {
 			t.Fatal(err)
-		}
-		enc := base64.StdEncoding.EncodeToString(sig)
-		switch v := r.(type) {
-		case *entity.Comment:
-			v.Signature = enc
-		case *entity.Like:
-			v.Signature = enc
-		case *entity.PollParticipation:
-			v.Signature = enc
 		}
 		return r
 	}

@@ -215,6 +215,34 @@ func decodeSig(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(string(clean))
 }
 
+// SignAuthor sets a relayable's author_signature (its Signature field):
+// SignatureString signed with the author's key. For entities built in
+// code (an archive's, a test's); a received payload is signed with
+// SignRelayable, which keeps its bytes.
+func SignAuthor(r Relayable, priv *rsa.PrivateKey) error {
+	if priv == nil {
+		return fmt.Errorf("%w: %s: no private key", ErrSignature, r.Type())
+	}
+	sig, err := keys.Sign(priv, []byte(r.SignatureString()))
+	if err != nil {
+		return fmt.Errorf("%w: %s %s: %v", ErrSignature, r.Type(), trunc(r.GUID()), err)
+	}
+	enc := base64.StdEncoding.EncodeToString(sig)
+	switch v := r.(type) {
+	case *Comment:
+		v.Signature = enc
+	case *Like:
+		v.Signature = enc
+	case *PollParticipation:
+		v.Signature = enc
+	case *EventParticipation:
+		v.Signature = enc
+	default:
+		return fmt.Errorf("%w: %s has no author_signature", ErrInvalid, r.Type())
+	}
+	return nil
+}
+
 // SignRelayable parses a relayable's XML, signs its SignatureString with
 // the author's key and returns the same bytes with <author_signature>
 // placed last (an existing one is removed): element order, unknown
