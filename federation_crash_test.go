@@ -530,8 +530,15 @@ var servingRE = regexp.MustCompile(`serving your pod at (http://\S+)/`)
 
 func startFederatingServe(t *testing.T, data, caFile string, logs *lockedBuffer) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
+	return startServeProcess(t, data, logs, "--drafts", "off",
 		"--test-outbound-loopback", "--test-outbound-ca", caFile, "--test-key-bits", "2048", "--test-poll-wait", "2s")
+}
+
+// startServeProcess starts `seedpod serve --data data` with more flags,
+// logs in and takes the session's CSRF token.
+func startServeProcess(t *testing.T, data string, logs *lockedBuffer, flags ...string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0"}, flags...)...)
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	lines := make(chan string, 64)
 	fmt.Fprintf(logs, "=== %s: seedpod serve --data %s\n", time.Now().Format("15:04:05.000"), data)

@@ -14,12 +14,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"seedpod/frontend"
 	"seedpod/pod"
+	"seedpod/pod/drafts"
 	"seedpod/pod/protocli"
 	"seedpod/pod/web"
 )
@@ -35,12 +37,17 @@ Usage:
   seedpod refold [--data DIR] [--check]      rebuild the tables from the op log (--check: and compare)
   seedpod dev seed [--data DIR] --posts N --contacts M
                                              fill a pod with generated people and posts (benchmarks)
+  seedpod publish [--data DIR] [--drafts DIR] FILE
+                                             publish a draft file as a post (queued offline;
+                                             a running Seedpod takes it)
   seedpod version                            print the version
   seedpod help                               print this help
 
 Flags:
   --data DIR      data directory (default $XDG_DATA_HOME/seedpod, i.e. ~/.local/share/seedpod)
   --listen ADDR   loopback address for serve (default 127.0.0.1:7474; port 0 picks a free one)
+  --drafts DIR    the watched drafts folder of Markdown files (default ~/Seedpod/Drafts;
+                  --drafts off watches none)
 
 Environment:
   SEEDPOD_LOG     log level on stderr: debug, info (default), warn or error
@@ -79,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return refoldMain(args, stdout, stderr, log)
 	case "dev":
 		return devMain(args, stdout, stderr, log)
+	case "publish":
+		return publishMain(args, stdout, stderr, log)
 	case "proto":
 		return protocli.Run(args, os.Stdin, stdout, stderr)
 	case "version":
@@ -93,6 +102,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		return usageError(stderr, fmt.Sprintf("unknown mode %q", mode))
 	}
+}
+
+// draftsFolder is the --drafts flag's folder: "" the default
+// (~/Seedpod/Drafts), "off" none (returned as "").
+func draftsFolder(flagValue string) (string, error) {
+	switch flagValue {
+	case "off":
+		return "", nil
+	case "":
+		return drafts.DefaultFolder(os.Getenv)
+	}
+	abs, err := filepath.Abs(flagValue)
+	if err != nil {
+		return "", fmt.Errorf("--drafts %q: %w", flagValue, err)
+	}
+	return abs, nil
 }
 
 func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
@@ -121,6 +146,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code
 func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("seedpod", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory")
+	draftsFlag := fs.String("drafts", "", "drafts folder")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -133,7 +159,12 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1
 	}
-	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed})
+	folder, err := draftsFolder(*draftsFlag)
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
+	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed,
+		DraftsFolder: folder})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1
@@ -155,6 +186,7 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory")
 	listen := fs.String("listen", defaultListen, "loopback address to listen on")
+	draftsFlag := fs.String("drafts", "", "drafts folder")
 	testOut := addTestOutboundFlags(fs)
 	pollWait := fs.Duration("test-poll-wait", 0, "")
 	keyBits := fs.Int("test-key-bits", 0, "")
@@ -176,7 +208,12 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed, KeyBits: *keyBits})
+	folder, err := draftsFolder(*draftsFlag)
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
+	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed, KeyBits: *keyBits,
+		DraftsFolder: folder})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1

@@ -104,7 +104,8 @@ var loginRE = regexp.MustCompile(`^\s+(http://\S+/login\?token=\S+)$`)
 
 func startServe(t *testing.T, data string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
+		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"))
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	stdout, _ := cmd.StdoutPipe()
 	sp := &serveProc{cmd: cmd, stderr: &bytes.Buffer{}, lines: make(chan string, 16)}
@@ -199,7 +200,8 @@ func TestServeProcess(t *testing.T) {
 	}
 
 	// A second process on the same data dir is refused.
-	second := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0")
+	second := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
+		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"))
 	second.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	out, err := second.CombinedOutput()
 	var ee *exec.ExitError

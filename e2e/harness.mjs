@@ -15,7 +15,7 @@ export const SHOTS = resolve(here, 'screenshots');
 /** Starts `seedpod serve` on a free loopback port with a fresh data dir. */
 export async function startServe() {
   const dataDir = mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
-  const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0'], {
+  const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--drafts', join(dataDir, 'Drafts')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -35,11 +35,16 @@ var ErrDraftStale = errors.New("the draft changed")
 const (
 	maxDraftPhotos      = 100
 	maxDraftPollAnswers = 20
-	maxDraftShortText   = 255 // poll question and answers, location address
+	maxDraftShortText   = 255 // poll question and answers, location address, content warning
+	maxDraftTags        = 50
 )
 
 // DraftContent is what a draft holds: the v1 post input (body, public,
-// aspects, photos, poll, location). It is the register's value, as JSON.
+// aspects, photos, poll, location) and what a drafts-folder file adds
+// (tags, nsfw, content warning), applied when the draft is published (see
+// draftPostInput). It is the register's value, as JSON; the added keys are
+// omitted when empty, so a value written before them decodes as it did
+// and a draft without them is written byte for byte as before.
 type DraftContent struct {
 	Body     string          `json:"body"`
 	Public   bool            `json:"public"`
@@ -47,6 +52,14 @@ type DraftContent struct {
 	Photos   []string        `json:"photos"`
 	Poll     *DraftPoll      `json:"poll,omitempty"`
 	Location *apiv1.Location `json:"location,omitempty"`
+	// Tags are hashtags (without '#') the post gets on a last line, those
+	// the body does not have yet.
+	Tags []string `json:"tags,omitempty"`
+	// NSFW marks the post not safe for work (#nsfw, as PostInput.NSFW).
+	NSFW bool `json:"nsfw,omitempty"`
+	// ContentWarning is one line the post starts with: "CW: <warning>",
+	// then a blank line (diaspora* shows a post's first line as its title).
+	ContentWarning string `json:"content_warning,omitempty"`
 }
 
 // DraftPoll is a poll in a draft, in the v1 post input form. A draft's poll
@@ -61,9 +74,13 @@ type DraftPoll struct {
 type Draft struct {
 	ID string `json:"id"`
 	DraftContent
-	// FilePath is the draft's file in the drafts folder (not watched yet:
-	// always absent).
-	FilePath  string     `json:"file_path,omitempty"`
+	// FilePath is the draft's file in the watched drafts folder (absolute;
+	// absent without a folder or before the file is written).
+	FilePath string `json:"file_path,omitempty"`
+	// FileError says why the draft's file cannot be read as a draft (bad
+	// front matter, an unknown aspect, …): the draft keeps its last good
+	// content, the file is left as the user wrote it.
+	FileError string     `json:"file_error,omitempty"`
 	CreatedAt apiv1.Time `json:"created_at"`
 	UpdatedAt apiv1.Time `json:"updated_at"`
 	// Revision names the set of live versions; it is the ETag, and a write
@@ -152,7 +169,7 @@ func (p *Pod) Draft(ctx context.Context, id string) (Draft, error) {
 	if !ok {
 		return Draft{}, draftNotFound(id)
 	}
-	return presentDraft(row), nil
+	return p.withFile(presentDraft(row)), nil
 }
 
 // DraftPage is a page of the drafts list: newest updated first.
@@ -186,7 +203,7 @@ func (p *Pod) Drafts(ctx context.Context, cursor string, perPage int) (DraftPage
 	}
 	page.Drafts = make([]Draft, len(rows))
 	for i, r := range rows {
-		page.Drafts[i] = presentDraft(r)
+		page.Drafts[i] = p.withFile(presentDraft(r))
 	}
 	return page, nil
 }
@@ -206,7 +223,7 @@ func (p *Pod) CreateDraft(ctx context.Context, in DraftContent) (Draft, error) {
 		out, err = readDraft(w, id)
 		return err
 	})
-	return out, err
+	return p.withFile(out), err
 }
 
 // UpdateDraft applies a JSON merge patch (RFC 7396) to the draft's newest
@@ -244,7 +261,7 @@ func (p *Pod) UpdateDraft(ctx context.Context, id string, patch []byte, ifMatch 
 		out, err = readDraft(w, id)
 		return err
 	})
-	return out, err
+	return p.withFile(out), err
 }
 
 // DeleteDraft deletes a draft: a delete that supersedes the versions it
@@ -411,11 +428,45 @@ func checkDraft(w *store.Writer, in DraftContent) (string, error) {
 			return "", fmt.Errorf("%w: location %v, %v is not a latitude and longitude", ErrInvalid, l.Lat, l.Lng)
 		}
 	}
+	tags, err := checkDraftTags(in.Tags)
+	if err != nil {
+		return "", err
+	}
+	in.Tags = tags
+	if err := checkText("content warning", in.ContentWarning, maxDraftShortText); err != nil {
+		return "", err
+	}
+	if strings.ContainsAny(in.ContentWarning, "\r\n") {
+		return "", fmt.Errorf("%w: a content warning is one line", ErrInvalid)
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return "", fmt.Errorf("%w: draft: %v", ErrInvalid, err)
 	}
 	return string(b), nil
+}
+
+// checkDraftTags checks a draft's tags: each one a hashtag as diaspora*
+// reads it ("#" and the tag make exactly that tag), at most maxDraftTags,
+// duplicates (any case) dropped.
+func checkDraftTags(in []string) ([]string, error) {
+	if len(in) > maxDraftTags {
+		return nil, fmt.Errorf("%w: a draft has at most %d tags", ErrInvalid, maxDraftTags)
+	}
+	var out []string
+	for _, t := range in {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "#")
+		if len(t) > markup.MaxTagLength {
+			return nil, fmt.Errorf("%w: tag %q is longer than %d bytes", ErrInvalid, clipText(t, 40), markup.MaxTagLength)
+		}
+		if got := markup.Tags("#" + t); len(got) != 1 || got[0] != strings.ToLower(t) {
+			return nil, fmt.Errorf("%w: %q is not a hashtag (letters, digits, - and _)", ErrInvalid, clipText(t, 40))
+		}
+		if !slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, t) }) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // validGUIDText accepts diaspora guids: 1–255 of [0-9A-Za-z_-@.:].
@@ -491,10 +542,39 @@ func applyMerge(target, patch any) any {
 // the same draft finds nothing and cannot post twice, and a refused post
 // leaves the draft as it was. ifMatch as in UpdateDraft; a draft with
 // concurrent versions must be resolved first (ErrConflict).
+//
+// With a drafts folder, the draft's file is read first (a save a moment
+// ago counts; a file with an error stops the publish, ErrInvalid), and
+// after the publish the file moves to Published/.
 func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (apiv1.Post, error) {
 	if !ValidDraftID(id) {
 		return apiv1.Post{}, draftNotFound(id)
 	}
+	if err := p.draftsBeforePublish(ctx, id); err != nil {
+		return apiv1.Post{}, err
+	}
+	guid, err := p.publishDraft(ctx, id, ifMatch)
+	if err != nil {
+		return apiv1.Post{}, err
+	}
+	p.draftsAfterPublish(ctx, id)
+	post, err := p.Post(ctx, guid)
+	if err != nil {
+		return apiv1.Post{}, err
+	}
+	if post.Seedpod == nil {
+		post.Seedpod = &apiv1.PostExtension{}
+	}
+	post.Seedpod.DraftID = id
+	return post, nil
+}
+
+// publishDraft is PublishDraft's write; it returns the post's guid. The
+// draft's delete is appended right after the post's Publish, so in this
+// device's log the delete's sequence number is the Publish's plus one:
+// that pair is how every device tells a published draft from a deleted
+// one (draftPublishedAs).
+func (p *Pod) publishDraft(ctx context.Context, id string, ifMatch []string) (string, error) {
 	var guid string
 	err := p.log.Write(ctx, func(w *store.Writer) error {
 		row, preds, err := draftForWrite(w, id, ifMatch)
@@ -509,20 +589,9 @@ func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (ap
 		if err := decodeDraft([]byte(row.Versions[0].Value), &content); err != nil {
 			return err
 		}
-		if !content.Public && len(content.Aspects) == 0 {
-			return fmt.Errorf("%w: the draft is limited (public: false) but names no aspects to post to", ErrInvalid)
-		}
-		if strings.TrimSpace(content.Body) == "" && len(content.Photos) == 0 {
-			return fmt.Errorf("%w: the draft is empty: a post needs a body or photos", ErrInvalid)
-		}
-		public := apiv1.Bool(content.Public)
-		in := PostInput{Body: content.Body, Public: &public, Aspects: AspectIDList(content.Aspects), Photos: content.Photos}
-		if c := content.Poll; c != nil {
-			in.Poll = &PollInput{Question: c.Question, Answers: c.Answers}
-		}
-		if l := content.Location; l != nil {
-			lat, lng := Coordinate(l.Lat), Coordinate(l.Lng)
-			in.Location = &LocationInput{Address: l.Address, Lat: &lat, Lng: &lng}
+		in, err := draftPostInput(content)
+		if err != nil {
+			return err
 		}
 		if guid, err = PublishPostIn(w, in); err != nil {
 			return err
@@ -530,16 +599,46 @@ func (p *Pod) PublishDraft(ctx context.Context, id string, ifMatch []string) (ap
 		_, err = w.Append(oplog.DraftWrite{Register: store.DraftRegister(id), Deleted: true, Pred: preds})
 		return err
 	})
-	if err != nil {
-		return apiv1.Post{}, err
+	return guid, err
+}
+
+// draftPostInput is the post a draft makes: the content warning as a
+// first line, the body, the tags the body lacks as a last line of
+// hashtags, nsfw as #nsfw (PostInput.NSFW).
+func draftPostInput(content DraftContent) (PostInput, error) {
+	if !content.Public && len(content.Aspects) == 0 {
+		return PostInput{}, fmt.Errorf("%w: the draft is limited (public: false) but names no aspects to post to", ErrInvalid)
 	}
-	post, err := p.Post(ctx, guid)
-	if err != nil {
-		return apiv1.Post{}, err
+	if strings.TrimSpace(content.Body) == "" && len(content.Photos) == 0 {
+		return PostInput{}, fmt.Errorf("%w: the draft is empty: a post needs a body or photos", ErrInvalid)
 	}
-	if post.Seedpod == nil {
-		post.Seedpod = &apiv1.PostExtension{}
+	text := content.Body
+	if cw := strings.TrimSpace(content.ContentWarning); cw != "" {
+		text = "CW: " + cw + "\n\n" + text
 	}
-	post.Seedpod.DraftID = id
-	return post, nil
+	have := markup.Tags(text)
+	var missing []string
+	for _, t := range content.Tags {
+		if !slices.Contains(have, strings.ToLower(t)) {
+			missing = append(missing, "#"+t)
+		}
+	}
+	if len(missing) > 0 {
+		if strings.TrimSpace(text) == "" {
+			text = strings.Join(missing, " ")
+		} else {
+			text = strings.TrimRight(text, " \t\r\n") + "\n\n" + strings.Join(missing, " ")
+		}
+	}
+	public := apiv1.Bool(content.Public)
+	in := PostInput{Body: text, Public: &public, Aspects: AspectIDList(content.Aspects), Photos: content.Photos,
+		NSFW: apiv1.Bool(content.NSFW)}
+	if c := content.Poll; c != nil {
+		in.Poll = &PollInput{Question: c.Question, Answers: c.Answers}
+	}
+	if l := content.Location; l != nil {
+		lat, lng := Coordinate(l.Lat), Coordinate(l.Lng)
+		in.Location = &LocationInput{Address: l.Address, Lat: &lat, Lng: &lng}
+	}
+	return in, nil
 }

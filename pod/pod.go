@@ -49,6 +49,9 @@ type Config struct {
 	// do; tests of the offline pod leave it nil). It runs in the
 	// background until Close.
 	Federation *FederationConfig
+	// DraftsFolder is the watched drafts folder (pod/drafts; the modes use
+	// drafts.DefaultFolder, ~/Seedpod/Drafts); "" watches none.
+	DraftsFolder string
 }
 
 // FederationConfig configures the federation engine.
@@ -89,6 +92,8 @@ type Pod struct {
 	fedListenerID int
 	changed       chan struct{}      // a commit happened (federation's wake-up)
 	stop          context.CancelFunc // stops background work
+
+	drafts *draftsFolder // nil without Config.DraftsFolder (draftsfolder.go)
 }
 
 // Open opens the pod's data directory (creating it), takes its lock, and
@@ -137,6 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Pod, error) {
 	if fc := cfg.Federation; fc != nil {
 		p.startFederation(bg, *fc)
 	}
+	p.startDraftsFolder(bg)
 	log.Info("pod open", "data", dir.Path(), "schema", db.SchemaVersion(), "version", cfg.Version)
 	return p, nil
 }

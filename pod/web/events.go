@@ -112,6 +112,14 @@ func newEventHub(p *pod.Pod, log *slog.Logger) *eventHub {
 		h.publish(pod.EventFederation, data)
 		h.mu.Unlock()
 	})
+	// A draft's file (its path, or the error that keeps it from being
+	// read) changed in the drafts folder: no commit tells that.
+	p.ListenDraftFiles(func(e pod.Event) {
+		data, _ := json.Marshal(e.Data)
+		h.mu.Lock()
+		h.publish(e.Type, data)
+		h.mu.Unlock()
+	})
 	return h
 }
 

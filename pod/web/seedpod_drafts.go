@@ -20,6 +20,7 @@ func (s *Server) routesDrafts() {
 	s.mux.HandleFunc("GET "+APIPrefix+"/drafts", s.handleDrafts)
 	s.mux.HandleFunc("POST "+APIPrefix+"/drafts", s.handleCreateDraft)
 	s.mux.HandleFunc("GET "+APIPrefix+"/drafts/{id}", s.handleDraft)
+	s.mux.HandleFunc("GET "+APIPrefix+"/drafts/folder", s.handleDraftsFolder)
 	s.mux.HandleFunc("PATCH "+APIPrefix+"/drafts/{id}", s.handleUpdateDraft)
 	s.mux.HandleFunc("PUT "+APIPrefix+"/drafts/{id}", s.handleUpdateDraft)
 	s.mux.HandleFunc("DELETE "+APIPrefix+"/drafts/{id}", s.handleDeleteDraft)
@@ -30,6 +31,12 @@ func (s *Server) routesDrafts() {
 	if s.pod != nil {
 		s.mux.Handle("GET "+APIPrefix+"/events", newEventHub(s.pod, s.log))
 	}
+}
+
+// handleDraftsFolder is the watched drafts folder: its path, whether it is
+// watched, and what keeps it from being watched or synced whole.
+func (s *Server) handleDraftsFolder(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.pod.DraftsFolderStatus())
 }
 
 // failDraft maps a stale If-Match to 412, then answers as fail does.
