@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"seedpod/pod"
@@ -82,7 +84,10 @@ func publishMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int 
 		return fail("there is no Seedpod in %s (%v); open Seedpod once and create your identity, or name the data directory with --data", dataDir, err)
 	}
 
-	ctx := context.Background()
+	// Ctrl-C while waiting for a running Seedpod withdraws the hand-over,
+	// so the file is not published later behind the user's back.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	p, err := pod.Open(ctx, pod.Config{DataDir: dataDir, Version: versionString(), Logger: log})
 	if errors.Is(err, datadir.ErrLocked) {
 		res, err := drafts.Handover(ctx, folder, abs, *wait)

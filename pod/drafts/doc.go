@@ -6,7 +6,7 @@
 // # The file format
 //
 // A draft file is UTF-8 Markdown of at most 1 MiB (MaxFileSize), named
-// *.md or *.markdown, at the top of the folder. It may start with YAML front
+// *.md or *.markdown (a UTF-8 name), at the top of the folder. It may start with YAML front
 // matter between "---" lines:
 //
 //	---

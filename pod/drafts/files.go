@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -26,8 +27,14 @@ import (
 // (4913), backups (x.md~), emacs' lock (.#x.md) and autosave (#x.md#),
 // temporary files (x.md.tmp, .x.md.seedpod-*), and conflict copies
 // (x.conflict-1a2b3c4d.md), which are views of a draft's other versions.
+// A name that is not valid UTF-8 is no draft's either.
 func IsDraftName(name string) bool {
 	if name == "" || strings.ContainsAny(name, "/\\\x00") || len(name) > 255 {
+		return false
+	}
+	// The index (JSON) cannot keep a name that is not UTF-8: it would come
+	// back another name after a restart.
+	if !utf8.ValidString(name) {
 		return false
 	}
 	if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "#") || strings.HasPrefix(name, "~") || strings.HasSuffix(name, "~") {
@@ -294,9 +301,15 @@ func moveNoReplace(src, dstDir string) (string, error) {
 // errTooLarge: a file is above its size cap.
 var errTooLarge = errors.New("file too large")
 
+// openRead opens path for reading without blocking on a named pipe (or
+// a device) found in place of a file: its caller's stat refuses it.
+func openRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+}
+
 // readCapped reads a regular file of at most limit bytes.
 func readCapped(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -374,17 +387,28 @@ func readStable(path string, quiet time.Duration, tries int, now func() time.Tim
 			return data, after, nil
 		}
 		prev, prevSt = data, after
-		time.Sleep(max(quiet-age, quiet/4))
+		// At most quiet: a modification time in the future (a clock
+		// that was wrong, an unpacked archive) must not make this wait
+		// until then with the folder's lock held; two equal reads a quiet
+		// apart do.
+		time.Sleep(min(max(quiet-age, quiet/4), quiet))
 	}
 	return nil, stamp{}, errUnstable
 }
 
 func readOnce(path string) ([]byte, stamp, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, stamp{}, err
 	}
 	defer f.Close()
+	// The name may have become something else since the caller's Lstat
+	// (a named pipe would block the read): only a regular file is read.
+	if fi, err := f.Stat(); err != nil {
+		return nil, stamp{}, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, stamp{}, fs.ErrNotExist
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, stamp{}, err

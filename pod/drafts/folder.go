@@ -201,6 +201,13 @@ func Open(dir string, host Host, opts Options) (*Folder, error) {
 	if err := os.MkdirAll(f.reqDir, 0o700); err != nil {
 		return fail(fmt.Errorf("create %s: %w", f.reqDir, err))
 	}
+	// A hand-over request publishes a file as the user: only the user may
+	// write requests, also when the folders existed with looser modes.
+	for _, d := range []string{f.meta, f.reqDir} {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fail(fmt.Errorf("make %s private: %w", d, err))
+		}
+	}
 	if f.root, err = os.OpenRoot(abs); err != nil {
 		return fail(fmt.Errorf("open the drafts folder %s: %w", abs, err))
 	}
@@ -781,12 +788,23 @@ func (f *Folder) syncFile(ctx context.Context, name string) error {
 			f.log.Info("drafts folder: a file was renamed; its draft follows", "from", oldName, "to", name, "draft", old.Draft)
 			return nil
 		}
+		// The bound holds however files come (a full sync also cuts the
+		// names it reads, but events name one file at a time).
+		if len(f.idx.Files) >= f.opts.MaxFiles {
+			f.problem = fmt.Sprintf("the folder holds %d drafts, its limit; newer files such as %s make no draft", f.opts.MaxFiles, clip(name))
+			f.log.Warn("drafts folder: too many files; a new one makes no draft", "file", name, "max", f.opts.MaxFiles)
+			return nil
+		}
 		var fp *File
 		if err == nil {
 			fp = &file
 		}
 		if d, ok := f.adopt(name, fp); ok {
-			e = &entry{Draft: d.ID, Version: d.Versions[0].ID, Revision: d.Revision}
+			// No version is named as the file's: without an index nothing
+			// tells whether the file or the app changed since, so a file
+			// that differs from its draft is written beside the draft's
+			// versions (a conflict), superseding none of them.
+			e = &entry{Draft: d.ID, Revision: d.Revision}
 			f.log.Info("drafts folder: a file is bound to its draft again", "file", name, "draft", d.ID)
 		}
 	}
@@ -1318,9 +1336,13 @@ func (f *Folder) photo(ctx context.Context, root *os.Root, base, p string) (stri
 			}
 		}
 	}
-	fh, err := root.Open(rel)
+	fh, err := root.OpenFile(rel, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		return "", fmt.Errorf("%w: photo %q: %v", errBadFile, clip(p), photoStatError(err))
+	}
+	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+		fh.Close()
+		return "", fmt.Errorf("%w: photo %q is not a file", errBadFile, clip(p))
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxPhotoBytes+1))
 	fh.Close()

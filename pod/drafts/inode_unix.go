@@ -15,3 +15,7 @@ func inode(fi fs.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// oNonblock opens a named pipe without waiting for a writer (a regular
+// file ignores it).
+const oNonblock = syscall.O_NONBLOCK

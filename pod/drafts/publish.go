@@ -59,11 +59,12 @@ func (f *Folder) PublishFile(ctx context.Context, path string) (Result, error) {
 }
 
 func (f *Folder) publishFile(ctx context.Context, abs string) (Result, error) {
-	res := Result{File: abs}
-	if filepath.Dir(abs) != f.dir {
+	name, in := f.inFolder(abs)
+	if !in {
 		return f.publishOutside(ctx, abs)
 	}
-	name := filepath.Base(abs)
+	abs = f.path(name)
+	res := Result{File: abs}
 	if !IsDraftName(name) {
 		return res, fmt.Errorf("%w: %s is not a draft file (a Markdown file, .md, not hidden)", ErrFileError, name)
 	}
@@ -81,6 +82,9 @@ func (f *Folder) publishFile(ctx context.Context, abs string) (Result, error) {
 		return res, fmt.Errorf("%w: %s is being saved; publish again in a moment", ErrBusy, name)
 	}
 	e := f.idx.Files[name]
+	if e == nil && len(f.idx.Files) >= f.opts.MaxFiles {
+		return res, fmt.Errorf("%w: %s", ErrFileError, f.problem)
+	}
 	if e == nil {
 		return res, fmt.Errorf("publish %s: %w", abs, fs.ErrNotExist)
 	}
@@ -94,6 +98,16 @@ func (f *Folder) publishFile(ctx context.Context, abs string) (Result, error) {
 	}
 	if !live {
 		return res, fmt.Errorf("publish %s: its draft %s is gone", abs, e.Draft)
+	}
+	if d.Revision != e.Revision {
+		// The draft changed in the app since the file was written (the
+		// folder was not watched, or not yet synced): the file does not
+		// show what would be posted. Bring it up to the draft instead.
+		if _, err := f.syncDraft(ctx, e.Draft); err != nil {
+			f.log.Warn("drafts folder: sync a draft", "draft", e.Draft, "err", err)
+		}
+		return res, fmt.Errorf("%w: draft %s changed in the app since %s was written; the file now shows the draft where it can: look at it, then publish again",
+			ErrConflict, e.Draft, name)
 	}
 	if len(d.Versions) > 1 {
 		return res, fmt.Errorf("%w: draft %s has %d versions (see the %s copies beside the file); keep one in the app, or delete the copies, before publishing",
@@ -117,6 +131,30 @@ func (f *Folder) publishFile(ctx context.Context, abs string) (Result, error) {
 		return res, fmt.Errorf("published as post %s, but the file stays: %w", pub.PostGUID, err)
 	}
 	return res, nil
+}
+
+// inFolder tells whether abs is a file at the top of the folder, and its
+// name there: also when abs reaches it by another path (a symbolic link to
+// the folder or to the file, another spelling of the folder's path). Such
+// a file published as one outside would leave its draft behind, to be
+// published a second time.
+func (f *Folder) inFolder(abs string) (string, bool) {
+	if filepath.Dir(abs) == f.dir {
+		return filepath.Base(abs), true
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", false
+	}
+	di, err := os.Stat(filepath.Dir(real))
+	if err != nil {
+		return "", false
+	}
+	fi, err := os.Stat(f.dir)
+	if err != nil || !os.SameFile(di, fi) {
+		return "", false
+	}
+	return filepath.Base(real), true
 }
 
 // publishOutside publishes a file that is not in the folder: no draft, the
