@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"seedpod/pod/store"
 )
 
 // Backups: a consistent copy of the pod database taken while the pod
@@ -101,6 +104,20 @@ func (p *Pod) vacuumInto(ctx context.Context, path string) error {
 	}
 	if _, err := conn.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("backup: VACUUM INTO %s: %w", path, err)
+	}
+	// The copy, once restored, goes on in a new epoch of this device's
+	// log (store.MarkRestored): by then the original may have gone on
+	// from the same head, and two different ops at one sequence number of
+	// one log are a fork every peer would refuse.
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS snapshot", path); err != nil {
+		return fmt.Errorf("backup: open the snapshot %s: %w", path, err)
+	}
+	_, err = conn.ExecContext(ctx, strings.Replace(store.MarkRestored, "UPDATE device", "UPDATE snapshot.device", 1))
+	if _, derr := conn.ExecContext(ctx, "DETACH DATABASE snapshot"); err == nil && derr != nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("backup: mark the snapshot %s as a restored copy: %w", path, err)
 	}
 	return nil
 }

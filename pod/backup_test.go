@@ -11,6 +11,8 @@ import (
 
 	"seedpod/pod/apiv1"
 	"seedpod/pod/archive/archivetest"
+	"seedpod/pod/oplog"
+	"seedpod/pod/store"
 )
 
 // openBackup opens a backup file as a pod (a data directory of its own
@@ -70,6 +72,23 @@ func TestBackup(t *testing.T) {
 	}
 	if k, err := b.IdentityKey(ctx); err != nil || !k.PublicKey.Equal(&archivetest.Key(t).PublicKey) {
 		t.Fatalf("identity key in the backup: %v", err)
+	}
+	// The restored copy is the same device in a new epoch of its log:
+	// its writes never collide with the original's.
+	orig, restored := p.Log().ID(), b.Log().ID()
+	if !orig.Device.Equal(restored.Device) || orig.Epoch == restored.Epoch || restored.Epoch == 0 {
+		t.Fatalf("log of the restored copy %s, original %s: want the same device in a new epoch", restored, orig)
+	}
+	if _, err := b.CreateAspect(ctx, "After the restore"); err != nil {
+		t.Fatal(err)
+	}
+	if heads, err := b.DB().Heads(ctx); err != nil {
+		t.Fatal(err)
+	} else if h := headOf(heads, restored); h.Seq == 0 {
+		t.Fatalf("first write of the restored copy: head %+v, want the write in the new epoch", h)
+	}
+	if p.Log().ID().Epoch != orig.Epoch {
+		t.Fatal("the original's epoch changed")
 	}
 	// A second backup replaces the first.
 	if _, err := p.Backup(ctx, out, nil); err != nil {
@@ -152,4 +171,13 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatal("a reader connection can write after a backup")
 	}
 	t.Logf("posts in the backups: %v (written: %d)", counts, written)
+}
+
+func headOf(heads []store.LogHead, id oplog.LogID) oplog.Head {
+	for _, h := range heads {
+		if h.Log.Equal(id) {
+			return h.Head
+		}
+	}
+	return oplog.Head{}
 }

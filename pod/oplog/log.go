@@ -37,6 +37,9 @@ func (l *Log) Resume(head Head, last HLC) {
 	l.clock.Observe(last, l.now())
 }
 
+// Key is the device key the log signs with.
+func (l *Log) Key() ed25519.PrivateKey { return l.key }
+
 // ID is the log's identity.
 func (l *Log) ID() LogID { return l.id }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"seedpod/pod/oplog"
@@ -44,8 +45,8 @@ type Change struct {
 // Log is this device's op log inside the database: its key, epoch and head.
 type Log struct {
 	db  *DB
-	mu  sync.Mutex // one Write at a time: the in-memory head follows the committed one
-	log *oplog.Log
+	mu  sync.Mutex                // one Write at a time: the in-memory head follows the committed one
+	log atomic.Pointer[oplog.Log] // replaced by NewEpoch, under mu
 	now func() time.Time
 
 	listenMu  sync.Mutex
@@ -66,22 +67,29 @@ func (db *DB) OpenLog(ctx context.Context, now func() time.Time) (*Log, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		seed = make([]byte, ed25519.SeedSize)
 		rand.Read(seed)
-		var e [8]byte
-		rand.Read(e[:])
-		epoch = int64(binary.BigEndian.Uint64(e[:]))
+		epoch = newEpoch()
 		if _, err := db.W.ExecContext(ctx, "INSERT INTO device (id, seed, epoch, created_at) VALUES (1, ?, ?, ?)",
 			seed, epoch, now().UnixMilli()); err != nil {
 			return nil, fmt.Errorf("create device key in %s: %w", db.path, err)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("read device key in %s: %w", db.path, err)
+	} else if epoch == 0 {
+		// A restored backup (MarkRestored): this device's log goes on
+		// in a new epoch, as the old one may have gone further than the
+		// backup, on this machine or another.
+		epoch = newEpoch()
+		if _, err := db.W.ExecContext(ctx, "UPDATE device SET epoch = ? WHERE id = 1", epoch); err != nil {
+			return nil, fmt.Errorf("start a new epoch in %s: %w", db.path, err)
+		}
 	}
 	if len(seed) != ed25519.SeedSize {
 		return nil, fmt.Errorf("device key in %s: %d bytes, want %d", db.path, len(seed), ed25519.SeedSize)
 	}
 	key := ed25519.NewKeyFromSeed(seed)
-	l := &Log{db: db, log: oplog.NewLog(key, uint64(epoch), now), now: now, listeners: map[int]func([]Change){}}
-	id := l.log.ID()
+	l := &Log{db: db, now: now, listeners: map[int]func([]Change){}}
+	l.log.Store(oplog.NewLog(key, uint64(epoch), now))
+	id := l.log.Load().ID()
 	var head oplog.Head
 	var hash []byte
 	err = db.W.QueryRowContext(ctx, "SELECT seq, hash FROM heads WHERE device = ? AND epoch = ?",
@@ -100,12 +108,58 @@ func (db *DB) OpenLog(ctx context.Context, now func() time.Time) (*Log, error) {
 		return nil, fmt.Errorf("read last clock in %s: %w", db.path, err)
 	}
 	last = oplog.HLC{Wall: uint64(wall.Int64), Logical: uint32(logical.Int64)}
-	l.log.Resume(head, last)
+	l.log.Load().Resume(head, last)
 	return l, nil
 }
 
+// newEpoch is a random epoch; 0 is reserved for "start a new one".
+func newEpoch() int64 {
+	for {
+		var e [8]byte
+		rand.Read(e[:])
+		if v := int64(binary.BigEndian.Uint64(e[:])); v != 0 {
+			return v
+		}
+	}
+}
+
+// MarkRestored is the SQL that makes a copy of the database (a backup)
+// start a new epoch of this device's log when it is opened: the copy's
+// log must not go on where the original's went on too.
+const MarkRestored = "UPDATE device SET epoch = 0"
+
+// NewEpoch starts a new epoch of this device's log: its peers hold ops of
+// the current epoch beyond this database's head (it was restored from an
+// older copy), so appending to it would fork it. The old epoch stays as a
+// log like any other device's. Listeners are not told; the caller
+// restarts what names this device's log.
+func (l *Log) NewEpoch(ctx context.Context) (oplog.LogID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var seed []byte
+	if err := l.db.W.QueryRowContext(ctx, "SELECT seed FROM device WHERE id = 1").Scan(&seed); err != nil {
+		return oplog.LogID{}, fmt.Errorf("new epoch in %s: %w", l.db.path, err)
+	}
+	epoch := newEpoch()
+	if _, err := l.db.W.ExecContext(ctx, "UPDATE device SET epoch = ? WHERE id = 1", epoch); err != nil {
+		return oplog.LogID{}, fmt.Errorf("new epoch in %s: %w", l.db.path, err)
+	}
+	nl := oplog.NewLog(ed25519.NewKeyFromSeed(seed), uint64(epoch), l.now)
+	var wall, logical sql.NullInt64
+	if err := l.db.W.QueryRowContext(ctx,
+		"SELECT wall, logical FROM ops ORDER BY wall DESC, logical DESC LIMIT 1").Scan(&wall, &logical); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return oplog.LogID{}, fmt.Errorf("new epoch in %s: read last clock: %w", l.db.path, err)
+	}
+	nl.Resume(oplog.Head{}, oplog.HLC{Wall: uint64(wall.Int64), Logical: uint32(logical.Int64)})
+	l.log.Store(nl)
+	return nl.ID(), nil
+}
+
+// Key is this device's signing key (also its libp2p identity).
+func (l *Log) Key() ed25519.PrivateKey { return l.log.Load().Key() }
+
 // ID is this device's log.
-func (l *Log) ID() oplog.LogID { return l.log.ID() }
+func (l *Log) ID() oplog.LogID { return l.log.Load().ID() }
 
 // Listen registers fn to be called after each commit with what changed. It
 // runs on the committing goroutine and must not block; the returned func
@@ -174,7 +228,7 @@ func (w *Writer) Append(b oplog.Body) (*oplog.Op, error) {
 	if err != nil {
 		return nil, err
 	}
-	op, s, err := w.l.log.Append(b.OpKind(), oplog.CurrentSchema, raw)
+	op, s, err := w.l.log.Load().Append(b.OpKind(), oplog.CurrentSchema, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +258,7 @@ func (w *Writer) Now() time.Time { return w.l.now() }
 func (l *Log) Write(ctx context.Context, fn func(w *Writer) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	head := l.log.Head()
+	head := l.log.Load().Head()
 	sqlTx, err := l.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
@@ -225,7 +279,7 @@ func (l *Log) Write(ctx context.Context, fn func(w *Writer) error) error {
 	if err != nil {
 		sqlTx.Rollback()
 		if len(w.ops) > 0 {
-			l.log.Resume(head, oplog.HLC{})
+			l.log.Load().Resume(head, oplog.HLC{})
 		}
 		return err
 	}
@@ -370,7 +424,7 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 		return ApplyResult{}, fmt.Errorf("commit apply: %w", err)
 	}
 	if res.Applied > 0 {
-		l.log.Observe(maxClock)
+		l.log.Load().Observe(maxClock)
 	}
 	l.notify(tx.changes)
 	return res, nil
