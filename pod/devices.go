@@ -50,6 +50,22 @@ func (p *Pod) DeviceTrusted(ctx context.Context, key ed25519.PublicKey) (bool, e
 	return false, nil
 }
 
+// trustedDeviceList is the registry without revoked devices, as hex keys,
+// sorted; empty while no device was ever paired.
+func (p *Pod) trustedDeviceList(ctx context.Context) ([]string, error) {
+	devs, err := store.Devices(ctx, p.db.R)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range devs {
+		if !d.Revoked {
+			out = append(out, hex.EncodeToString(d.Key))
+		}
+	}
+	return out, nil
+}
+
 // RegisterDevices adds devices (with their names) to the registry, this
 // device included when it is not yet there: pairing calls it on the
 // device that admits a new one. A revoked device cannot come back.

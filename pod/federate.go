@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"encoding/hex"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -89,8 +90,12 @@ func (h fedHost) Self(ctx context.Context) (federation.Self, error) {
 	if err != nil {
 		return federation.Self{}, err
 	}
+	devices, err := p.trustedDeviceList(ctx)
+	if err != nil {
+		return federation.Self{}, err
+	}
 	return federation.Self{GUID: me.GUID, Handle: me.Handle(), Username: me.Username, Key: k, RelayURL: relayURL, Profile: prof,
-		Former: former}, nil
+		Former: former, Device: hex.EncodeToString(p.ThisDevice()), Devices: devices}, nil
 }
 
 // relayProfile is the public profile the relay shows (hCard, WebFinger).

@@ -227,6 +227,12 @@ func (e *Engine) client(ctx context.Context) (*relayclient.Client, Self, error) 
 	if err != nil {
 		return nil, Self{}, err
 	}
+	if len(self.Devices) > 0 {
+		if err := e.putDevices(ctx, c, self); err != nil {
+			return nil, Self{}, err
+		}
+		c.Device = self.Device
+	}
 	e.update(func(s *Status) {
 		s.Relay, s.DiasporaID = self.RelayURL, self.Handle
 		if s.State == "off" {
@@ -234,6 +240,22 @@ func (e *Engine) client(ctx context.Context) (*relayclient.Client, Self, error) 
 		}
 	})
 	return c, self, nil
+}
+
+// putDevices tells the relay the identity's devices when the list (or the
+// relay) changed since the last time it was told.
+func (e *Engine) putDevices(ctx context.Context, c *relayclient.Client, self Self) error {
+	key := self.RelayURL + " " + strings.Join(self.Devices, ",")
+	e.devicesMu.Lock()
+	defer e.devicesMu.Unlock()
+	if e.devicesPut == key {
+		return nil
+	}
+	if _, err := c.PutDevices(ctx, self.Devices); err != nil {
+		return fmt.Errorf("tell the relay the devices: %w", err)
+	}
+	e.devicesPut = key
+	return nil
 }
 
 // backoff waits before retry n (0-based): Backoff·2^n up to 2 minutes,

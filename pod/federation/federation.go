@@ -86,6 +86,13 @@ type Self struct {
 	// are still read (pods that did not follow the move yet deliver
 	// there).
 	Former []FormerRelay
+	// Device is this device's key (hex); Devices the identity's devices
+	// (the registry without revoked ones, sorted; empty while no device
+	// was ever paired). With devices, the relay is told the list and each
+	// device pulls the inbox with its own cursor: every device receives
+	// every envelope, and the store applies each entity once.
+	Device  string
+	Devices []string
 }
 
 // FormerRelay is a relay the identity moved away from, and who it was
@@ -191,6 +198,9 @@ type Engine struct {
 
 	mu     sync.Mutex
 	status Status
+
+	devicesMu  sync.Mutex
+	devicesPut string // the relay and device list the relay was last told
 }
 
 // Status is what the API shows about federation.

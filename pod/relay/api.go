@@ -47,6 +47,8 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("DELETE "+OwnerPrefix+"/me", r.auth.Middleware(maxOwnerBody, r.deleteAccount))
 	mux.Handle("PUT "+OwnerPrefix+"/profile", r.auth.Middleware(maxOwnerBody, r.updateProfile))
 	mux.Handle("PUT "+OwnerPrefix+"/moved", r.auth.Middleware(maxOwnerBody, r.moved))
+	mux.Handle("PUT "+OwnerPrefix+"/devices", r.auth.Middleware(maxOwnerBody, r.putDevices))
+	mux.Handle("GET "+OwnerPrefix+"/devices", r.auth.Middleware(maxOwnerBody, r.getDevices))
 	mux.Handle("POST "+OwnerPrefix+"/outbox", r.auth.Middleware(maxOutboxBody, r.handOver))
 	mux.Handle("GET "+OwnerPrefix+"/outbox/status", r.auth.Middleware(maxOwnerBody, r.outboxStatus))
 	r.publishedRoutes(mux)
@@ -332,9 +334,9 @@ type InboxPage struct {
 // what was acknowledged), at most L, waiting up to S seconds for the first.
 func (r *Relay) pullInbox(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
 	q := req.URL.Query()
-	var acked int64
-	if err := r.db.R.QueryRowContext(req.Context(), "SELECT acked FROM identities WHERE username = ?", who).Scan(&acked); err != nil {
-		jsonError(w, http.StatusInternalServerError, "internal", "inbox lookup failed")
+	acked, status, msg := r.cursor(req.Context(), who, q.Get("device"))
+	if status != 0 {
+		jsonError(w, status, "bad_device", msg)
 		return
 	}
 	after := acked
@@ -419,9 +421,158 @@ func (r *Relay) page(ctx context.Context, who string, after int64, limit int) (I
 	return page, rows.Err()
 }
 
-// AckRequest acknowledges everything up to and including UpTo.
+// AckRequest acknowledges everything up to and including UpTo, for one
+// device when Device is set (its own cursor, PUT /devices).
 type AckRequest struct {
-	UpTo int64 `json:"up_to"`
+	UpTo   int64  `json:"up_to"`
+	Device string `json:"device,omitempty"`
+}
+
+// cursor is where a pull starts by default: the device's acknowledgement
+// (never behind the identity's), or the identity's without a device. A
+// device the owner did not list is 403, a malformed one 400.
+func (r *Relay) cursor(ctx context.Context, who, device string) (acked int64, status int, msg string) {
+	if err := r.db.R.QueryRowContext(ctx, "SELECT acked FROM identities WHERE username = ?", who).Scan(&acked); err != nil {
+		return 0, http.StatusInternalServerError, "inbox lookup failed"
+	}
+	if device == "" {
+		return acked, 0, ""
+	}
+	if !validDevice(device) {
+		return 0, http.StatusBadRequest, "device: 64 lowercase hex digits (an Ed25519 public key)"
+	}
+	var own int64
+	err := r.db.R.QueryRowContext(ctx, "SELECT acked FROM devices WHERE username = ? AND device = ?", who, device).Scan(&own)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, http.StatusForbidden, "this device is not one of the identity's devices (PUT /devices)"
+	}
+	if err != nil {
+		return 0, http.StatusInternalServerError, "inbox lookup failed"
+	}
+	return max(own, acked), 0, ""
+}
+
+// validDevice: an Ed25519 public key in lowercase hex.
+func validDevice(d string) bool {
+	if len(d) != 64 {
+		return false
+	}
+	for _, c := range d {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// deviceIdle: a device that acknowledged nothing for this long no longer
+// holds the identity's inbox back (its peers pass it what it missed).
+const deviceIdle = 14 * 24 * time.Hour
+
+// maxDevices bounds an identity's device list.
+const maxDevices = 64
+
+// DevicesRequest is the identity's device list (PUT /devices).
+type DevicesRequest struct {
+	Devices []string `json:"devices"`
+}
+
+// putDevices: PUT /devices {"devices": [hex key…]} replaces the
+// identity's device list. A device already listed keeps its cursor; a new
+// one starts where the identity's acknowledgement stands. 200 with the list.
+func (r *Relay) putDevices(w http.ResponseWriter, req *http.Request, who string, body []byte) {
+	var in DevicesRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		jsonError(w, http.StatusBadRequest, "bad_request", `want {"devices": ["<64 hex digits>", …]}`)
+		return
+	}
+	if len(in.Devices) > maxDevices {
+		jsonError(w, http.StatusUnprocessableEntity, "too_many_devices", fmt.Sprintf("at most %d devices", maxDevices))
+		return
+	}
+	want := map[string]bool{}
+	for _, d := range in.Devices {
+		if !validDevice(d) {
+			jsonError(w, http.StatusUnprocessableEntity, "bad_device", "a device is 64 lowercase hex digits (an Ed25519 public key): "+clip(d))
+			return
+		}
+		want[d] = true
+	}
+	now := r.cfg.Now().UnixMilli()
+	err := withTx(req.Context(), r.db, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(req.Context(), "SELECT device FROM devices WHERE username = ?", who)
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return err
+			}
+			have[d] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for d := range have {
+			if !want[d] {
+				if _, err := tx.ExecContext(req.Context(), "DELETE FROM devices WHERE username = ? AND device = ?", who, d); err != nil {
+					return err
+				}
+			}
+		}
+		for d := range want {
+			if !have[d] {
+				if _, err := tx.ExecContext(req.Context(), `INSERT INTO devices (username, device, acked, seen_at)
+					VALUES (?, ?, (SELECT acked FROM identities WHERE username = ?), ?)`, who, d, who, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error("devices", "err", err)
+		jsonError(w, http.StatusInternalServerError, "internal", "storing the devices failed")
+		return
+	}
+	r.getDevices(w, req, who, nil)
+}
+
+// DeviceCursor is one device's place in the identity's inbox.
+type DeviceCursor struct {
+	Device string `json:"device"`
+	Acked  int64  `json:"acked"`
+	SeenAt int64  `json:"seen_at"` // ms
+}
+
+// getDevices: GET /devices — the identity's devices and their cursors.
+func (r *Relay) getDevices(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
+	rows, err := r.db.R.QueryContext(req.Context(), "SELECT device, acked, seen_at FROM devices WHERE username = ? ORDER BY device", who)
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, "internal", "reading the devices failed")
+		return
+	}
+	defer rows.Close()
+	out := []DeviceCursor{}
+	for rows.Next() {
+		var d DeviceCursor
+		if err := rows.Scan(&d.Device, &d.Acked, &d.SeenAt); err != nil {
+			jsonError(w, http.StatusInternalServerError, "internal", "reading the devices failed")
+			return
+		}
+		out = append(out, d)
+	}
+	if rows.Err() != nil {
+		jsonError(w, http.StatusInternalServerError, "internal", "reading the devices failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]DeviceCursor{"devices": out})
 }
 
 // ackInbox moves the identity's acknowledgement forward and deletes what
@@ -433,6 +584,12 @@ func (r *Relay) ackInbox(w http.ResponseWriter, req *http.Request, who string, b
 		jsonError(w, http.StatusBadRequest, "bad_request", `want {"up_to": N}`)
 		return
 	}
+	if a.Device != "" {
+		if _, status, msg := r.cursor(req.Context(), who, a.Device); status != 0 {
+			jsonError(w, status, "bad_device", msg)
+			return
+		}
+	}
 	var acked int64
 	err := withTx(req.Context(), r.db, func(tx *sql.Tx) error {
 		var top int64
@@ -440,6 +597,21 @@ func (r *Relay) ackInbox(w http.ResponseWriter, req *http.Request, who string, b
 			return err
 		}
 		upto := min(a.UpTo, top) // never ahead of what exists
+		if a.Device != "" {
+			// The device's own cursor; the identity's moves to what
+			// every active device has acknowledged.
+			now := r.cfg.Now()
+			if _, err := tx.ExecContext(req.Context(), "UPDATE devices SET acked = max(acked, ?), seen_at = ? WHERE username = ? AND device = ?",
+				upto, now.UnixMilli(), who, a.Device); err != nil {
+				return err
+			}
+			var floor sql.NullInt64
+			if err := tx.QueryRowContext(req.Context(), "SELECT min(acked) FROM devices WHERE username = ? AND seen_at >= ?",
+				who, now.Add(-deviceIdle).UnixMilli()).Scan(&floor); err != nil {
+				return err
+			}
+			upto = floor.Int64 // this device is active: there is a minimum
+		}
 		if _, err := tx.ExecContext(req.Context(), "UPDATE identities SET acked = max(acked, ?) WHERE username = ?", upto, who); err != nil {
 			return err
 		}

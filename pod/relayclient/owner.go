@@ -87,6 +87,9 @@ func (c *Client) Pull(ctx context.Context, after int64, limit int, wait time.Dur
 		return relay.InboxPage{}, fmt.Errorf("pull inbox: %w: after %d", ErrInvalid, after)
 	}
 	q := url.Values{"after": {strconv.FormatInt(after, 10)}}
+	if c.Device != "" {
+		q.Set("device", c.Device)
+	}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(min(limit, MaxPullItems)))
 	}
@@ -136,7 +139,7 @@ func (c *Client) Ack(ctx context.Context, upTo int64) (acked int64, err error) {
 		Acked int64 `json:"acked"`
 	}
 	if err := c.do(ctx, request{method: http.MethodPost, path: "/inbox/ack", ctype: jsonType,
-		body: jsonBody(relay.AckRequest{UpTo: upTo}), limit: MaxOwnerBody, ok: []int{http.StatusOK}, out: &out}); err != nil {
+		body: jsonBody(relay.AckRequest{UpTo: upTo, Device: c.Device}), limit: MaxOwnerBody, ok: []int{http.StatusOK}, out: &out}); err != nil {
 		return 0, fmt.Errorf("ack inbox up to %d: %w", upTo, err)
 	}
 	return out.Acked, nil
@@ -311,4 +314,34 @@ func chunk[T any](items []T, maxItems, maxBody int) (bodies [][]byte, spans [][2
 	}
 	flush(len(items))
 	return bodies, spans, nil
+}
+
+// PutDevices replaces the identity's device list on the relay (the
+// device registry without revoked devices): each listed device pulls the
+// inbox with its own cursor and may use the relay's circuit relay.
+func (c *Client) PutDevices(ctx context.Context, devices []string) ([]relay.DeviceCursor, error) {
+	if devices == nil {
+		devices = []string{}
+	}
+	var out struct {
+		Devices []relay.DeviceCursor `json:"devices"`
+	}
+	if err := c.do(ctx, request{method: http.MethodPut, path: "/devices", ctype: jsonType,
+		body: jsonBody(relay.DevicesRequest{Devices: devices}), limit: MaxOwnerBody, ok: []int{http.StatusOK}, out: &out}); err != nil {
+		return nil, fmt.Errorf("put %d devices: %w", len(devices), err)
+	}
+	return out.Devices, nil
+}
+
+// Devices lists the identity's devices on the relay with their inbox
+// cursors.
+func (c *Client) Devices(ctx context.Context) ([]relay.DeviceCursor, error) {
+	var out struct {
+		Devices []relay.DeviceCursor `json:"devices"`
+	}
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/devices", limit: MaxOwnerBody,
+		ok: []int{http.StatusOK}, out: &out}); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return out.Devices, nil
 }

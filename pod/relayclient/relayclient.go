@@ -93,6 +93,11 @@ type Client struct {
 	// Now is the clock requests are signed with; nil means time.Now. Set
 	// it before the first request.
 	Now func() time.Time
+	// Device, when set, is this device's key (64 lowercase hex digits):
+	// inbox pulls and acknowledgements then use the device's own cursor
+	// (PutDevices lists the identity's devices). Set it before the first
+	// request.
+	Device string
 
 	origin   string // "https://host[:port]", lowercase
 	username string
