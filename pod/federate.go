@@ -1,9 +1,9 @@
 package pod
 
 import (
-	"encoding/hex"
 	"context"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
