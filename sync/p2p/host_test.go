@@ -129,6 +129,10 @@ func TestPairingWindow(t *testing.T) {
 	if err := exchange(ctxT(t), n, a.ID(), pairProto); err == nil {
 		t.Fatal("pairing stream before A opened a window")
 	}
+	// The refused connection closes asynchronously on N's side (QUIC learns
+	// of A's refusal from A's close frame); a stream opened meanwhile
+	// would try the dying connection.
+	waitFor(t, 2*time.Second, "N keeps the connection A refused", func() bool { return connsTo(n, a.ID()) == 0 })
 	closeA := a.OpenPairingWindow(time.Minute)
 	if err := exchange(ctxT(t), n, a.ID(), pairProto); err != nil {
 		t.Fatalf("pairing stream in the window: %v", err)
