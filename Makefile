@@ -6,7 +6,7 @@ VERSION ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	echo "0.1.0-dev+$$r$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)" || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench bench-1m fuzz build build-desktop frontend dev smoke e2e clean
+.PHONY: run test bench bench-1m sync-long fuzz build build-desktop frontend dev smoke e2e clean
 
 ## run: install what is missing, build and start Seedpod (window, or serve without a display)
 run:
@@ -23,6 +23,10 @@ bench:
 ## bench-1m: the scale benchmarks (stream, search, seeding rate, serve RSS) at 1M posts
 bench-1m:
 	SEEDPOD_BENCH_POSTS=1000000 $(GO) test -run '^$$' -bench 'Scale|ServeRSS' -benchtime 200x -timeout 180m ./pod/web .
+
+## sync-long: the device-sync convergence property test with many more seeds (make test runs 200)
+sync-long:
+	SEEDPOD_SYNC_SEEDS=$${SEEDPOD_SYNC_SEEDS:-5000} $(GO) test -run 'Converge|Property' -count=1 -timeout 180m ./pod/ ./sync/session/
 
 ## fuzz: every fuzz target for FUZZTIME each (default 120s; make test runs them for 5s)
 fuzz:

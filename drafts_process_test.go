@@ -29,7 +29,7 @@ func TestDraftsFolderServeAndPublish(t *testing.T) {
 	root := t.TempDir()
 	data, folder := filepath.Join(root, "data"), filepath.Join(root, "My Drafts")
 	logs := &lockedBuffer{}
-	p := startServeProcess(t, data, logs, "--drafts", folder, "--test-key-bits", "2048")
+	p := startServeProcess(t, data, logs, "--drafts", folder, "--test-key-bits", "2048", "--p2p-listen", "off")
 	defer func() {
 		if t.Failed() {
 			t.Logf("serve's log:\n%s", logs.tail(60))

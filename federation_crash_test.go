@@ -530,7 +530,7 @@ var servingRE = regexp.MustCompile(`serving your pod at (http://\S+)/`)
 
 func startFederatingServe(t *testing.T, data, caFile string, logs *lockedBuffer) *serveProcess {
 	t.Helper()
-	return startServeProcess(t, data, logs, "--drafts", "off",
+	return startServeProcess(t, data, logs, "--drafts", "off", "--p2p-listen", "off",
 		"--test-outbound-loopback", "--test-outbound-ca", caFile, "--test-key-bits", "2048", "--test-poll-wait", "2s")
 }
 

@@ -48,6 +48,9 @@ Flags:
   --listen ADDR   loopback address for serve (default 127.0.0.1:7474; port 0 picks a free one)
   --drafts DIR    the watched drafts folder of Markdown files (default ~/Seedpod/Drafts;
                   --drafts off watches none)
+  --p2p-listen L  device sync: comma-separated libp2p multiaddrs to listen on (default every
+                  interface, TCP and QUIC port 4747; --p2p-listen off turns device sync off)
+  --mdns=false    device sync: do not look for your devices on the local network
 
 Environment:
   SEEDPOD_LOG     log level on stderr: debug, info (default), warn or error
@@ -104,6 +107,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// syncFlags are the device-sync flags of the window and serve.
+type syncFlags struct {
+	listen *string
+	mdns   *bool
+}
+
+func addSyncFlags(fs *flag.FlagSet) syncFlags {
+	return syncFlags{listen: fs.String("p2p-listen", "", "device sync listen addresses"),
+		mdns: fs.Bool("mdns", true, "find devices on the LAN")}
+}
+
+// config is the pod's SyncConfig: nil with --p2p-listen off.
+func (f syncFlags) config() (*pod.SyncConfig, error) {
+	switch *f.listen {
+	case "off":
+		return nil, nil
+	case "":
+		return &pod.SyncConfig{MDNS: *f.mdns}, nil
+	}
+	var addrs []string
+	for _, a := range strings.Split(*f.listen, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("--p2p-listen %q names no address", *f.listen)
+	}
+	return &pod.SyncConfig{ListenAddrs: addrs, MDNS: *f.mdns}, nil
+}
+
 // draftsFolder is the --drafts flag's folder: "" the default
 // (~/Seedpod/Drafts), "off" none (returned as "").
 func draftsFolder(flagValue string) (string, error) {
@@ -147,6 +181,7 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("seedpod", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory")
 	draftsFlag := fs.String("drafts", "", "drafts folder")
+	syncFlags := addSyncFlags(fs)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -163,8 +198,12 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
+	sc, err := syncFlags.config()
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
 	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed,
-		DraftsFolder: folder})
+		DraftsFolder: folder, Sync: sc})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1
@@ -187,6 +226,7 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	data := fs.String("data", "", "data directory")
 	listen := fs.String("listen", defaultListen, "loopback address to listen on")
 	draftsFlag := fs.String("drafts", "", "drafts folder")
+	syncFlags := addSyncFlags(fs)
 	testOut := addTestOutboundFlags(fs)
 	pollWait := fs.Duration("test-poll-wait", 0, "")
 	keyBits := fs.Int("test-key-bits", 0, "")
@@ -212,8 +252,12 @@ func serve(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if err != nil {
 		return usageError(stderr, err.Error())
 	}
+	sc, err := syncFlags.config()
+	if err != nil {
+		return usageError(stderr, err.Error())
+	}
 	p, err := pod.Open(ctx, pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed, KeyBits: *keyBits,
-		DraftsFolder: folder})
+		DraftsFolder: folder, Sync: sc})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1

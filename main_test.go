@@ -52,6 +52,7 @@ func TestModes(t *testing.T) {
 		{"non-loopback listen", []string{"serve", "--listen", "0.0.0.0:7474"}, 2, "", "loopback only", true},
 		{"private listen", []string{"serve", "--listen", "192.168.1.2:7474"}, 2, "", "loopback only", true},
 		{"listen without port", []string{"serve", "--listen", "127.0.0.1"}, 2, "", "--listen", true},
+		{"p2p-listen without addresses", []string{"serve", "--listen", "127.0.0.1:0", "--p2p-listen", " , "}, 2, "", "--p2p-listen", true},
 		{"proto help", []string{"proto", "help"}, 0, "verify-public", "", false},
 		{"relay without domain", []string{"relay"}, 2, "", "--domain and either --acme or both --tls-cert and --tls-key", true},
 		{"relay with both acme and files", []string{"relay", "--domain", "r.example", "--acme", "--tls-cert", "c", "--tls-key", "k"}, 2, "", "either --acme", true},
@@ -105,7 +106,7 @@ var loginRE = regexp.MustCompile(`^\s+(http://\S+/login\?token=\S+)$`)
 func startServe(t *testing.T, data string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
-		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"))
+		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"), "--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false")
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	stdout, _ := cmd.StdoutPipe()
 	sp := &serveProc{cmd: cmd, stderr: &bytes.Buffer{}, lines: make(chan string, 16)}
@@ -201,7 +202,7 @@ func TestServeProcess(t *testing.T) {
 
 	// A second process on the same data dir is refused.
 	second := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0",
-		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"))
+		"--drafts", filepath.Join(filepath.Dir(data), "Drafts"), "--p2p-listen", "/ip4/127.0.0.1/tcp/0", "--mdns=false")
 	second.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	out, err := second.CombinedOutput()
 	var ee *exec.ExitError
@@ -320,7 +321,7 @@ func TestRelayProcess(t *testing.T) {
 // leaves the machine).
 func TestRelayACMERefusesOtherHosts(t *testing.T) {
 	data := t.TempDir()
-	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--acme", "--listen", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(os.Args[0], "relay", "--domain", "relay.example", "--acme", "--listen", "127.0.0.1:0", "--data", data, "--p2p-listen", "off")
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -70,7 +70,7 @@ func newRelayFixture(t *testing.T) *relayFixture {
 // start runs `seedpod relay` for relay.example on a free loopback port.
 func (f *relayFixture) start(extra ...string) *relayProc {
 	f.t.Helper()
-	args := append([]string{"relay", "--domain", "relay.example", "--listen", "127.0.0.1:0",
+	args := append([]string{"relay", "--domain", "relay.example", "--listen", "127.0.0.1:0", "--p2p-listen", "/ip4/127.0.0.1/tcp/0",
 		"--data", f.data, "--tls-cert", f.cert, "--tls-key", f.key}, extra...)
 	return startRelayArgs(f.t, args...)
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,8 +24,10 @@ import (
 
 const relayUsage = `Usage:
   seedpod relay --domain D (--tls-cert FILE --tls-key FILE | --acme) [--listen ADDR] [--data DIR]
-                [--rate 50] [--burst 200]
-                                   serve the relay for identities @D (default --listen :443)
+                [--rate 50] [--burst 200] [--p2p-listen ADDRS|off]
+                                   serve the relay for identities @D (default --listen :443); its
+                                   circuit relay lets their devices sync across networks (default
+                                   --p2p-listen: TCP and QUIC port 4001 on every interface)
   seedpod relay invite USERNAME [--data DIR] [--ttl 72h]
                                    print a one-time enrollment code for USERNAME@D
 `
@@ -42,6 +45,7 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	useACME := fs.Bool("acme", false, "obtain and renew the certificate for --domain automatically (ACME, TLS-ALPN-01 on the listen port)")
 	rate := fs.Float64("rate", relay.DefaultRateLimit.Rate, "requests per second per client address (IPv6 per /64); 0 turns limiting off")
 	burst := fs.Int("burst", relay.DefaultRateLimit.Burst, "requests a client may burst above --rate")
+	p2pListen := fs.String("p2p-listen", "", "libp2p listen multiaddrs of the devices' circuit relay, comma-separated; off: none")
 	// Test-only: deliver to loopback (every name resolves to 127.0.0.1)
 	// and trust a test CA.
 	testOut := addTestOutboundFlags(fs)
@@ -55,6 +59,22 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if *domain == "" || (*useACME == (*certFile != "" || *keyFile != "")) || (!*useACME && (*certFile == "" || *keyFile == "")) {
 		fmt.Fprintf(stderr, "seedpod relay: --domain and either --acme or both --tls-cert and --tls-key are required\n\n%s", relayUsage)
 		return 2
+	}
+	var p2pAddrs []string
+	switch *p2pListen {
+	case "off":
+	case "":
+		p2pAddrs = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1", "/ip6/::/tcp/4001", "/ip6/::/udp/4001/quic-v1"}
+	default:
+		for _, a := range strings.Split(*p2pListen, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				p2pAddrs = append(p2pAddrs, a)
+			}
+		}
+		if len(p2pAddrs) == 0 {
+			fmt.Fprintf(stderr, "seedpod relay: --p2p-listen %q names no address\n\n%s", *p2pListen, relayUsage)
+			return 2
+		}
 	}
 	var tlsConfig *tls.Config
 	if !*useACME {
@@ -81,7 +101,7 @@ func relayMain(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	}
 	out := httpclient.New(outOpts)
 	r, err := relay.Open(ctx, relay.Config{Domain: *domain, DataDir: *data, Version: versionString(), Logger: log,
-		Outbound: out, RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0})
+		Outbound: out, RateLimit: ratelimit.Options{Rate: *rate, Burst: *burst}, NoRateLimit: *rate == 0, P2PListen: p2pAddrs})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod relay: %v\n", err)
 		return 1

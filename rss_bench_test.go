@@ -46,7 +46,7 @@ func BenchmarkServeRSS(b *testing.B) {
 }
 
 func serveAndMeasure(b *testing.B, data string) (rss, hwm float64) {
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0", "--drafts", "off")
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0", "--drafts", "off", "--p2p-listen", "off")
 	cmd.Env = append(os.Environ(), "SEEDPOD_TEST_MAIN=1", "SEEDPOD_LOG=warn")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = io.Discard

@@ -15,7 +15,8 @@ export const SHOTS = resolve(here, 'screenshots');
 /** Starts `seedpod serve` on a free loopback port with a fresh data dir. */
 export async function startServe() {
   const dataDir = mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
-  const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--drafts', join(dataDir, 'Drafts')], {
+  const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--drafts', join(dataDir, 'Drafts'),
+    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--mdns=false'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -52,6 +52,8 @@ type Config struct {
 	// DraftsFolder is the watched drafts folder (pod/drafts; the modes use
 	// drafts.DefaultFolder, ~/Seedpod/Drafts); "" watches none.
 	DraftsFolder string
+	// Sync turns device sync on (devicesync.go); nil: off.
+	Sync *SyncConfig
 }
 
 // FederationConfig configures the federation engine.
@@ -94,6 +96,10 @@ type Pod struct {
 	stop          context.CancelFunc // stops background work
 
 	drafts *draftsFolder // nil without Config.DraftsFolder (draftsfolder.go)
+
+	bgCtx   context.Context // ends when the pod closes
+	sync    *deviceSync     // nil without Config.Sync, or when it failed to start (devicesync.go)
+	syncErr error           // why sync did not start
 }
 
 // Open opens the pod's data directory (creating it), takes its lock, and
@@ -143,6 +149,13 @@ func Open(ctx context.Context, cfg Config) (*Pod, error) {
 		p.startFederation(bg, *fc)
 	}
 	p.startDraftsFolder(bg)
+	p.bgCtx = bg
+	if sc := cfg.Sync; sc != nil {
+		if err := p.startSync(bg, *sc); err != nil {
+			p.syncErr = err
+			log.Error("device sync: not started", "err", err)
+		}
+	}
 	log.Info("pod open", "data", dir.Path(), "schema", db.SchemaVersion(), "version", cfg.Version)
 	return p, nil
 }

@@ -41,7 +41,7 @@ pids+=($!)
 export DISPLAY=":$d"
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
-SEEDPOD_LOG=debug "$bin" --data "$data" --drafts "$data/Drafts" >"$log" 2>&1 &
+SEEDPOD_LOG=debug "$bin" --data "$data" --drafts "$data/Drafts" --p2p-listen /ip4/127.0.0.1/tcp/0 --mdns=false >"$log" 2>&1 &
 app=$!
 pids+=($app)
 

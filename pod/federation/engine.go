@@ -444,3 +444,14 @@ func (e *Engine) outboundLoop(ctx context.Context) {
 // looking for pending changes; short enough that a post leaves at once
 // to a person's eye.
 const outboundSettle = 50 * time.Millisecond
+
+// RelayP2P is how this device reaches its relay's circuit relay (device
+// sync across networks, docs/sync.md); the relay is told the identity's
+// devices first, so its ACL admits this one.
+func (e *Engine) RelayP2P(ctx context.Context) (relay.P2PInfo, error) {
+	c, _, err := e.client(ctx)
+	if err != nil {
+		return relay.P2PInfo{}, err
+	}
+	return c.P2P(ctx)
+}

@@ -69,6 +69,7 @@ func (r *Relay) deleteAccount(w http.ResponseWriter, req *http.Request, who stri
 		jsonError(w, http.StatusInternalServerError, "internal", "could not delete the account")
 		return
 	}
+	r.devicesChanged(req.Context())
 	if err := os.RemoveAll(r.dir.Join("media", who)); err != nil {
 		r.log.Error("delete account: media", "username", who, "err", err)
 	}

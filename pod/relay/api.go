@@ -49,6 +49,7 @@ func (r *Relay) routes(pub http.Handler) http.Handler {
 	mux.Handle("PUT "+OwnerPrefix+"/moved", r.auth.Middleware(maxOwnerBody, r.moved))
 	mux.Handle("PUT "+OwnerPrefix+"/devices", r.auth.Middleware(maxOwnerBody, r.putDevices))
 	mux.Handle("GET "+OwnerPrefix+"/devices", r.auth.Middleware(maxOwnerBody, r.getDevices))
+	mux.Handle("GET "+OwnerPrefix+"/p2p", r.auth.Middleware(maxOwnerBody, r.getP2P))
 	mux.Handle("POST "+OwnerPrefix+"/outbox", r.auth.Middleware(maxOutboxBody, r.handOver))
 	mux.Handle("GET "+OwnerPrefix+"/outbox/status", r.auth.Middleware(maxOwnerBody, r.outboxStatus))
 	r.publishedRoutes(mux)
@@ -541,6 +542,7 @@ func (r *Relay) putDevices(w http.ResponseWriter, req *http.Request, who string,
 		jsonError(w, http.StatusInternalServerError, "internal", "storing the devices failed")
 		return
 	}
+	r.devicesChanged(req.Context())
 	r.getDevices(w, req, who, nil)
 }
 

@@ -26,13 +26,17 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"seedpod/pod/datadir"
 	"seedpod/pod/relay/ownerauth"
 	"seedpod/pod/relay/public"
 	"seedpod/pod/relay/ratelimit"
 	"seedpod/pod/store"
+	"seedpod/sync/p2p"
 )
 
 // ApplicationID marks the relay's database ("SDRL").
@@ -77,6 +81,9 @@ type Config struct {
 	// Outbound delivers the outbox (pod/httpclient); nil: the outbox
 	// accepts items but nothing is delivered (tests of the inbox alone).
 	Outbound Poster
+	// P2PListen are the libp2p listen addresses of the circuit relay for
+	// the hosted identities' devices (p2p.go); nil runs none.
+	P2PListen []string
 	// RateLimit limits requests per client address (IPv6 per /64); the
 	// zero value means DefaultRateLimit. NoRateLimit turns it off (load
 	// tests from one address).
@@ -110,6 +117,9 @@ type Relay struct {
 	waiters chan struct{} // closed and replaced on every inbox commit
 
 	mediaLocks [32]sync.Mutex
+
+	p2p     *p2p.RelayService                  // nil without Config.P2PListen (p2p.go)
+	devices atomic.Pointer[map[peer.ID]string] // device → username, for the circuit relay's ACL
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/seedpod-relay.
@@ -189,6 +199,12 @@ func Open(ctx context.Context, cfg Config) (*Relay, error) {
 	if cfg.Outbound != nil {
 		r.deliver = newDeliverer(r, cfg.Outbound)
 	}
+	if len(cfg.P2PListen) > 0 {
+		if err := r.startP2P(ctx); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	log.Info("relay open", "domain", cfg.Domain, "data", dir.Path())
 	return r, nil
 }
@@ -201,6 +217,11 @@ func (r *Relay) DataDir() string { return r.dir.Path() }
 
 // Close stops the inbox writer and closes the database.
 func (r *Relay) Close() error {
+	if r.p2p != nil {
+		if err := r.p2p.Close(); err != nil {
+			r.log.Warn("relay: close the circuit relay", "err", err)
+		}
+	}
 	if r.deliver != nil {
 		r.deliver.close()
 	}

@@ -345,3 +345,14 @@ func (c *Client) Devices(ctx context.Context) ([]relay.DeviceCursor, error) {
 	}
 	return out.Devices, nil
 }
+
+// P2P is how this device reaches the relay's circuit relay (its peer ID
+// and addresses); an *APIError with 404 when the relay runs none.
+func (c *Client) P2P(ctx context.Context) (relay.P2PInfo, error) {
+	var out relay.P2PInfo
+	if err := c.do(ctx, request{method: http.MethodGet, path: "/p2p", limit: MaxOwnerBody,
+		ok: []int{http.StatusOK}, out: &out}); err != nil {
+		return relay.P2PInfo{}, fmt.Errorf("the relay's circuit relay: %w", err)
+	}
+	return out, nil
+}

@@ -26,6 +26,7 @@ func (s *Server) apiRoutes() {
 	s.routesFederation()
 	s.routesKeys()
 	s.routesArchive()
+	s.routesDevices()
 }
 
 // V1Prefix is where the diaspora* API v1 routes live.

@@ -40,7 +40,7 @@ type Bundle struct {
 	Version  int            `json:"version"`   // BundleVersion
 	Handle   string         `json:"handle"`    // the identity's diaspora ID, user@host
 	GUID     string         `json:"guid"`      // the identity's person GUID
-	RelayURL string         `json:"relay_url"` // the relay that hosts the identity (http or https)
+	RelayURL string         `json:"relay_url"` // the relay that hosts the identity (http or https); "" without one
 	RSAKey   []byte         `json:"rsa_key"`   // the identity's RSA private key, PKCS#8 DER (base64 in JSON)
 	Devices  []BundleDevice `json:"devices"`   // the paired devices, the existing one included
 }
@@ -132,8 +132,10 @@ func (b Bundle) validate() error {
 	if !guidRE.MatchString(b.GUID) {
 		return bad("guid %q: want 16 to 255 characters of [0-9A-Za-z_@.:-], ending alphanumeric", clip(b.GUID, 80))
 	}
-	if err := checkRelayURL(b.RelayURL); err != nil {
-		return bad("relay_url: %v", err)
+	if b.RelayURL != "" { // "" while the identity has no relay (devices on one LAN)
+		if err := checkRelayURL(b.RelayURL); err != nil {
+			return bad("relay_url: %v", err)
+		}
 	}
 	if len(b.Devices) == 0 || len(b.Devices) > MaxBundleDevices {
 		return bad("%d devices (1 to %d)", len(b.Devices), MaxBundleDevices)

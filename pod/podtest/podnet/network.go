@@ -38,6 +38,9 @@ type Network struct {
 	CA     *podtest.CA
 	CAFile string
 	dir    string
+	// RelayP2P: relays started from now on run their circuit relay for
+	// devices (on loopback).
+	RelayP2P bool
 
 	mu     sync.Mutex
 	relays []*RelayNode
@@ -147,8 +150,12 @@ func (n *Network) startRelay(name string, ln net.Listener) *RelayNode {
 	domain := fmt.Sprintf("%s:%d", host, ln.Addr().(*net.TCPAddr).Port)
 	data := filepath.Join(n.dir, "relay-"+name)
 	out := httpclient.New(n.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 10 * time.Second}))
+	var p2pListen []string
+	if n.RelayP2P {
+		p2pListen = []string{"/ip4/127.0.0.1/tcp/0"}
+	}
 	r, err := relay.Open(context.Background(), relay.Config{Domain: domain, DataDir: data, Version: "test", Logger: testLogger("relay-" + name),
-		Outbound: out, NoRateLimit: true})
+		Outbound: out, NoRateLimit: true, P2PListen: p2pListen})
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -203,6 +210,8 @@ type PodOptions struct {
 	KeyBits int
 	// PollWait of inbox pulls (default 2 s: tests notice stops quickly).
 	PollWait time.Duration
+	// Sync turns device sync on (loopback addresses only).
+	Sync *pod.SyncConfig
 }
 
 // Pod opens a pod named name (an identity is not created yet).
@@ -219,7 +228,7 @@ func (n *Network) Pod(name string, o PodOptions) *PodNode {
 	out := httpclient.New(n.ClientOptions(httpclient.Options{NoRedirects: true, Timeout: 10 * time.Second}))
 	rc := httpclient.New(n.ClientOptions(relayclient.HTTPOptions(httpclient.Options{NoRedirects: true, Timeout: o.PollWait + 10*time.Second})))
 	p, err := pod.Open(context.Background(), pod.Config{DataDir: data, Version: "test", KeyBits: o.KeyBits, Logger: testLogger(name),
-		Federation: &pod.FederationConfig{Outbound: out, Relay: rc, PollWait: o.PollWait, Backoff: 200 * time.Millisecond}})
+		Federation: &pod.FederationConfig{Outbound: out, Relay: rc, PollWait: o.PollWait, Backoff: 200 * time.Millisecond}, Sync: o.Sync})
 	if err != nil {
 		t.Fatal(err)
 	}
