@@ -32,6 +32,11 @@ step "go test -race"
 # default 10-minute limit per package leaves too little room on a slow one.
 go test -race -count=1 -timeout 30m ./...
 
+step "device sync: three pods converge, 200 seeds"
+# Under -race the test runs 20 seeds (SQLite is ten times slower there);
+# the 200 run here, without the detector.
+go test -count=1 -run '^TestDevicesConverge$' -timeout 20m ./pod/
+
 step "fuzz targets, briefly"
 FUZZ_FRESH=1 FUZZTIME=5s scripts/fuzz.sh
 
