@@ -68,8 +68,17 @@ func (p *Pod) trustedDeviceList(ctx context.Context) ([]string, error) {
 
 // RegisterDevices adds devices (with their names) to the registry, this
 // device included when it is not yet there: pairing calls it on the
-// device that admits a new one. A revoked device cannot come back.
+// device that admits a new one. A revoked device cannot come back. A
+// registered device keeps its name (the user may have renamed it); the
+// name given is taken only when it has none.
 func (p *Pod) RegisterDevices(ctx context.Context, devs map[string]string) error {
+	if err := checkDevices(devs); err != nil {
+		return err
+	}
+	return p.log.Write(ctx, func(w *store.Writer) error { return p.registerDevices(ctx, w, devs) })
+}
+
+func checkDevices(devs map[string]string) error {
 	for k, name := range devs {
 		if err := checkDeviceKey(k); err != nil {
 			return err
@@ -78,40 +87,57 @@ func (p *Pod) RegisterDevices(ctx context.Context, devs map[string]string) error
 			return err
 		}
 	}
-	return p.log.Write(ctx, func(w *store.Writer) error {
-		have, err := store.Devices(ctx, w)
-		if err != nil {
-			return err
+	return nil
+}
+
+// registerDevices is RegisterDevices inside w's transaction (devs checked).
+func (p *Pod) registerDevices(ctx context.Context, w *store.Writer, devs map[string]string) error {
+	have, err := store.Devices(ctx, w)
+	if err != nil {
+		return err
+	}
+	known := map[string]store.RegisteredDevice{}
+	for _, d := range have {
+		known[hex.EncodeToString(d.Key)] = d
+	}
+	for k := range devs {
+		if known[k].Revoked {
+			return fmt.Errorf("%w: device %s was revoked; it cannot be paired again (reset it to get a new device key)", ErrConflict, k)
 		}
-		known := map[string]store.RegisteredDevice{}
-		for _, d := range have {
-			known[hex.EncodeToString(d.Key)] = d
+	}
+	self := hex.EncodeToString(p.ThisDevice())
+	if _, ok := known[self]; !ok {
+		if _, named := devs[self]; !named {
+			devs[self] = ""
 		}
-		for k := range devs {
-			if known[k].Revoked {
-				return fmt.Errorf("%w: device %s was revoked; it cannot be paired again (reset it to get a new device key)", ErrConflict, k)
+	}
+	for k, name := range devs {
+		if _, ok := known[k]; !ok {
+			if _, err := w.Append(oplog.SetAdd{Set: store.DevicesSet, Member: k}); err != nil {
+				return err
 			}
 		}
-		self := hex.EncodeToString(p.ThisDevice())
-		if _, ok := known[self]; !ok {
-			if _, named := devs[self]; !named {
-				devs[self] = ""
+		if name != "" && known[k].Name == "" {
+			if _, err := w.Append(oplog.SetField{Key: store.DeviceNameField(k), Value: name}); err != nil {
+				return err
 			}
 		}
-		for k, name := range devs {
-			if _, ok := known[k]; !ok {
-				if _, err := w.Append(oplog.SetAdd{Set: store.DevicesSet, Member: k}); err != nil {
-					return err
-				}
-			}
-			if name != "" && name != known[k].Name {
-				if _, err := w.Append(oplog.SetField{Key: store.DeviceNameField(k), Value: name}); err != nil {
-					return err
-				}
-			}
+	}
+	return nil
+}
+
+// deviceRevoked reports whether the registry revoked the device.
+func (p *Pod) deviceRevoked(ctx context.Context, key []byte) (bool, error) {
+	devs, err := store.Devices(ctx, p.db.R)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range devs {
+		if ed25519.PublicKey(d.Key).Equal(ed25519.PublicKey(key)) {
+			return d.Revoked, nil
 		}
-		return nil
-	})
+	}
+	return false, nil
 }
 
 // RenameDevice names a registered device.

@@ -86,12 +86,17 @@ type deviceSync struct {
 	peers    map[peer.ID]*peerState
 	window   *pair.Window
 	closeWin func()
+	closing  bool           // stop began: stream handlers refuse new work (under mu)
+	handlers sync.WaitGroup // running stream handlers; stop waits for them
 	epochMu  sync.Mutex
+	joinMu   sync.Mutex // one Join at a time
 
 	wake      chan struct{}
 	relayWake chan struct{}
 
 	blocked map[peer.ID]bool // tests: peers cut off as by a network partition (setBlocked); under mu
+
+	release func() // ends the registry listener and the connection-event subscription (stop)
 
 	changedMu   sync.Mutex
 	changedSubs map[int]func() // sessions' Changed signals
@@ -178,11 +183,11 @@ func (p *Pod) startSync(ctx context.Context, cfg SyncConfig) error {
 			}
 		}
 	})
-	p.wg.Go(func() {
-		defer cancel()
-		defer sub.Close()
-		ds.manage(ctx, sub.Out())
-	})
+	// The subscription and the listener end before the host closes: a
+	// full, unread subscription would block the swarm's event emitter, and
+	// with it the host's Close (every disconnection is an event).
+	ds.release = func() { cancel(); sub.Close() }
+	p.wg.Go(func() { ds.manage(ctx, sub.Out()) })
 	if p.fed != nil {
 		p.wg.Go(func() { ds.relayLoop(ctx) })
 	}
@@ -223,7 +228,9 @@ func (ds *deviceSync) manage(ctx context.Context, events <-chan any) {
 }
 
 func (ds *deviceSync) stop() {
+	ds.release()
 	ds.mu.Lock()
+	ds.closing = true
 	runs := make([]*syncRun, 0, len(ds.sessions))
 	for _, r := range ds.sessions {
 		runs = append(runs, r)
@@ -241,6 +248,7 @@ func (ds *deviceSync) stop() {
 	if err := ds.host.Close(); err != nil {
 		ds.log.Warn("device sync: close the host", "err", err)
 	}
+	ds.handlers.Wait()
 }
 
 // refresh reads the registry: the trusted devices, the host's paired set
@@ -338,6 +346,15 @@ func (ds *deviceSync) startSessions(ctx context.Context) {
 
 // acceptSession is the /seedpod/sync/1 handler (paired peers only).
 func (ds *deviceSync) acceptSession(s network.Stream) {
+	ds.mu.Lock()
+	if ds.closing {
+		ds.mu.Unlock()
+		s.Reset()
+		return
+	}
+	ds.handlers.Add(1)
+	ds.mu.Unlock()
+	defer ds.handlers.Done()
 	ds.run(ds.p.bgCtx, s.Conn().RemotePeer(), s, false)
 }
 
@@ -381,7 +398,7 @@ func (ds *deviceSync) run(ctx context.Context, pid peer.ID, s network.Stream, ou
 					ds.log.Error("device sync: a log forked", "log", f.Log.String(), "seq", f.Seq, "peer", pid.ShortString())
 				}
 			},
-			OnRestored: func(oplog.LogID) { ds.p.wg.Go(ds.newEpoch) },
+			OnRestored: func(l oplog.LogID) { ds.p.wg.Go(func() { ds.newEpoch(l) }) },
 			OnProgress: func(st session.Stats) {
 				ds.mu.Lock()
 				p := ds.peer(pid)
@@ -473,15 +490,18 @@ func (ds *deviceSync) reserve(ctx context.Context, info relay.P2PInfo) error {
 	return ds.host.Reserve(ctx, ai)
 }
 
-// newEpoch: a peer holds this device's log beyond its head — it was
+// newEpoch: a peer holds this device's log old beyond its head — it was
 // restored from an older copy. The log goes on in a new epoch and every
-// session restarts with it.
-func (ds *deviceSync) newEpoch() {
+// session restarts with it. Several sessions may say so of the same log:
+// only the first starts an epoch.
+func (ds *deviceSync) newEpoch(old oplog.LogID) {
 	ds.epochMu.Lock()
 	defer ds.epochMu.Unlock()
+	if !ds.p.log.ID().Equal(old) {
+		return // an earlier report already moved on
+	}
 	ctx, cancel := context.WithTimeout(ds.p.bgCtx, 30*time.Second)
 	defer cancel()
-	old := ds.p.log.ID()
 	id, err := ds.p.log.NewEpoch(ctx)
 	if err != nil {
 		ds.log.Error("device sync: start a new epoch", "err", err)
@@ -707,15 +727,30 @@ func (ds *deviceSync) acceptPairing(s network.Stream) {
 	defer s.Close()
 	ds.mu.Lock()
 	w := ds.window
-	ds.mu.Unlock()
-	if w == nil {
+	if w == nil || ds.closing {
+		ds.mu.Unlock()
 		s.Reset()
 		return
 	}
+	ds.handlers.Add(1)
+	ds.mu.Unlock()
+	defer ds.handlers.Done()
 	ctx, cancel := context.WithTimeout(ds.p.bgCtx, joinTimeout)
 	defer cancel()
 	remote := s.Conn().RemotePeer()
+	key, err := p2p.DeviceKeyOf(remote)
+	if err != nil {
+		s.Reset()
+		return
+	}
 	dev, err := pair.Existing(ctx, s, w, remote.String(), func(d pair.Device) ([]byte, error) {
+		// A revoked device cannot be registered again: refuse it before
+		// it holds the identity, not after.
+		if revoked, err := ds.p.deviceRevoked(ctx, key); err != nil {
+			return nil, err
+		} else if revoked {
+			return nil, fmt.Errorf("%w: device %s was revoked; it cannot be paired again", ErrForbidden, remote)
+		}
 		b, err := ds.p.pairingBundle(ctx, d)
 		if err != nil {
 			return nil, err
@@ -734,10 +769,10 @@ func (ds *deviceSync) acceptPairing(s network.Stream) {
 	}
 	ds.mu.Unlock()
 	w.Close()
-	key, err := p2p.DeviceKeyOf(remote)
-	if err != nil {
-		return
-	}
+	// The new device holds the identity now: register it even when the pod
+	// is closing (Close waits for this handler).
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if err := ds.p.RegisterDevices(ctx, map[string]string{hex.EncodeToString(key): dev.Name,
 		hex.EncodeToString(ds.p.ThisDevice()): ds.name}); err != nil {
 		ds.log.Error("device sync: register the paired device", "peer", remote.ShortString(), "err", err)
@@ -843,6 +878,10 @@ func (p *Pod) Join(ctx context.Context, codeText string) (JoinResult, error) {
 	if ds == nil {
 		return JoinResult{}, ErrSyncOff
 	}
+	// Two joins at once would both pass the check below and pair with two
+	// devices (two identities, perhaps): one at a time.
+	ds.joinMu.Lock()
+	defer ds.joinMu.Unlock()
 	me, err := p.db.Me(ctx)
 	if err != nil {
 		return JoinResult{}, err
@@ -884,7 +923,11 @@ func (p *Pod) Join(ctx context.Context, codeText string) (JoinResult, error) {
 		return JoinResult{}, fmt.Errorf("%w: reach the device that shows the code (is its pairing window open, on a network this device reaches?): %v",
 			ErrUnavailable, err)
 	}
-	raw, err := pair.Join(ctx, s, code, pair.Device{Peer: ds.host.ID().String(), Name: ds.name, Version: p.cfg.Version})
+	version := p.cfg.Version
+	if version == "" {
+		version = "unknown" // pairing requires one; a build without -X main.version has none
+	}
+	raw, err := pair.Join(ctx, s, code, pair.Device{Peer: ds.host.ID().String(), Name: ds.name, Version: version})
 	s.Close()
 	if err != nil {
 		if errors.Is(err, pair.ErrRefused) || errors.Is(err, pair.ErrBadProof) {
@@ -892,6 +935,10 @@ func (p *Pod) Join(ctx context.Context, codeText string) (JoinResult, error) {
 		}
 		return JoinResult{}, fmt.Errorf("%w: pairing: %v", ErrUnavailable, err)
 	}
+	// The existing device registers this one now: what follows is not
+	// given up when the caller goes away (a closed browser tab).
+	ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	b, err := pair.ParseBundle(raw)
 	if err != nil {
 		return JoinResult{}, fmt.Errorf("pairing: %w", err)
@@ -908,10 +955,6 @@ func (p *Pod) Join(ctx context.Context, codeText string) (JoinResult, error) {
 		return JoinResult{}, err
 	}
 	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	if _, err := p.db.W.ExecContext(ctx, "INSERT INTO identity_key (id, pem, created_at) VALUES (1, ?, ?)",
-		pemText, p.cfg.Now().UnixMilli()); err != nil {
-		return JoinResult{}, fmt.Errorf("store the identity key: %w", err)
-	}
 	devs := map[string]string{hex.EncodeToString(p.ThisDevice()): ds.name}
 	res := JoinResult{Handle: b.Handle, GUID: b.GUID, Devices: []string{ds.host.ID().String()}}
 	for _, d := range b.Devices {
@@ -938,7 +981,19 @@ func (p *Pod) Join(ctx context.Context, codeText string) (JoinResult, error) {
 			ds.host.Libp2p().Peerstore().AddAddrs(dpid, as, time.Hour)
 		}
 	}
-	if err := p.RegisterDevices(ctx, devs); err != nil {
+	// The key and the registry are stored together: a pod holding the key
+	// without the registry would never sync (it trusts no device) and
+	// could not join again (it holds a key).
+	if err := checkDevices(devs); err != nil {
+		return JoinResult{}, fmt.Errorf("pairing: the registry: %w", err)
+	}
+	if err := p.log.Write(ctx, func(w *store.Writer) error {
+		if _, err := w.ExecContext(ctx, "INSERT INTO identity_key (id, pem, created_at) VALUES (1, ?, ?)",
+			pemText, p.cfg.Now().UnixMilli()); err != nil {
+			return fmt.Errorf("store the identity key: %w", err)
+		}
+		return p.registerDevices(ctx, w, devs)
+	}); err != nil {
 		return JoinResult{}, err
 	}
 	if err := ds.refresh(ctx); err != nil {

@@ -4,7 +4,7 @@
 #   1. the window opens (xdotool finds it),
 #   2. the UI's script ran and reached the pod in-process (the pod logs the
 #      UI's GET /api/seedpod/v1/status answered 200),
-#   3. the process listens on no TCP port (the API is not on the network),
+#   3. the process listens on no TCP port but device sync's (the API is not on the network),
 #   4. the screenshot shows the rendered app shell, not a blank window,
 #   5. the window takes input: a click on Settings selects it.
 # Screenshots stay in build/smoke/ to look at.
@@ -41,7 +41,11 @@ pids+=($!)
 export DISPLAY=":$d"
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 
-SEEDPOD_LOG=debug "$bin" --data "$data" --drafts "$data/Drafts" --p2p-listen /ip4/127.0.0.1/tcp/0 --mdns=false >"$log" 2>&1 &
+# Device sync listens on one loopback port of our choosing; the API must
+# not listen anywhere.
+p2pport=$((20000 + RANDOM % 30000))
+while ss -Hltn "sport = :$p2pport" | grep -q .; do p2pport=$((20000 + RANDOM % 30000)); done
+SEEDPOD_LOG=debug "$bin" --data "$data" --drafts "$data/Drafts" --p2p-listen "/ip4/127.0.0.1/tcp/$p2pport" --mdns=false >"$log" 2>&1 &
 app=$!
 pids+=($app)
 
@@ -68,9 +72,11 @@ if [ -n "$reached" ]; then ok "the UI reached the pod API in-process"; else
   cat "$log"
 fi
 
-listening=$(ss -Hltnp 2>/dev/null | grep -c "pid=$app," || true)
-if [ "$listening" = 0 ]; then ok "the window opened no TCP port"; else
-  bad "the desktop process listens on $listening TCP socket(s)"
+# Every TCP socket the process listens on is device sync's (libp2p) port.
+listening=$(ss -Hltnp 2>/dev/null | grep "pid=$app," | grep -vc "127.0.0.1:$p2pport " || true)
+synced=$(ss -Hltnp 2>/dev/null | grep "pid=$app," | grep -c "127.0.0.1:$p2pport " || true)
+if [ "$listening" = 0 ] && [ "$synced" = 1 ]; then ok "the window opened no TCP port but device sync's"; else
+  bad "the desktop process listens on $listening TCP socket(s) besides device sync's ($synced on 127.0.0.1:$p2pport)"
   ss -Hltnp | grep "pid=$app,"
 fi
 

@@ -335,10 +335,22 @@ type InboxPage struct {
 // what was acknowledged), at most L, waiting up to S seconds for the first.
 func (r *Relay) pullInbox(w http.ResponseWriter, req *http.Request, who string, _ []byte) {
 	q := req.URL.Query()
-	acked, status, msg := r.cursor(req.Context(), who, q.Get("device"))
+	device := q.Get("device")
+	acked, status, msg := r.cursor(req.Context(), who, device)
 	if status != 0 {
 		jsonError(w, status, "bad_device", msg)
 		return
+	}
+	if device != "" {
+		// A device that pulls is online: it holds back deletion (deviceIdle)
+		// though the inbox had nothing for it to acknowledge for a while.
+		now := r.cfg.Now()
+		if _, err := r.db.W.ExecContext(req.Context(), "UPDATE devices SET seen_at = ? WHERE username = ? AND device = ? AND seen_at < ?",
+			now.UnixMilli(), who, device, now.Add(-seenEvery).UnixMilli()); err != nil {
+			r.log.Error("inbox pull: mark the device seen", "err", err)
+			jsonError(w, http.StatusInternalServerError, "internal", "inbox read failed")
+			return
+		}
 	}
 	after := acked
 	if s := q.Get("after"); s != "" {
@@ -466,9 +478,14 @@ func validDevice(d string) bool {
 	return true
 }
 
-// deviceIdle: a device that acknowledged nothing for this long no longer
-// holds the identity's inbox back (its peers pass it what it missed).
-const deviceIdle = 14 * 24 * time.Hour
+// deviceIdle: a device that neither pulled nor acknowledged for this long
+// no longer holds the identity's inbox back (its peers pass it what it
+// missed). A pull marks the device seen at most every seenEvery (one
+// write per device per minute, not per long poll).
+const (
+	deviceIdle = 14 * 24 * time.Hour
+	seenEvery  = time.Minute
+)
 
 // maxDevices bounds an identity's device list.
 const maxDevices = 64

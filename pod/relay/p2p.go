@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -20,6 +21,13 @@ import (
 // /devices) — may reserve a slot and reach each other through it when they
 // cannot dial each other directly; a circuit joins two devices of one
 // identity only. Nothing else may connect.
+//
+// A device key may be listed by several identities (PUT /devices takes
+// any key: the relay cannot tell whose device it is), so the map holds
+// every identity that lists a device (Relay.devices), and a circuit needs one identity
+// that lists both ends: another identity listing a device key can never
+// cut that device off from its own identity's devices. (It can reach the
+// key it listed through the relay; the device's own gater refuses it.)
 
 // P2PInfo is how devices reach the relay's circuit relay (GET /p2p).
 type P2PInfo struct {
@@ -37,20 +45,29 @@ func (r *Relay) startP2P(ctx context.Context) error {
 		return err
 	}
 	svc, err := p2p.NewRelayService(ctx, p2p.RelayConfig{Key: key, ListenAddrs: r.cfg.P2PListen, Logger: r.log,
-		Allowed: func(p peer.ID) bool {
-			_, ok := (*r.devices.Load())[p]
-			return ok
-		},
-		AllowConnect: func(src, dst peer.ID) bool {
-			m := *r.devices.Load()
-			return m[src] != "" && m[src] == m[dst]
-		}})
+		Allowed: r.deviceListed, AllowConnect: r.sameIdentity})
 	if err != nil {
 		return fmt.Errorf("relay: circuit relay service: %w", err)
 	}
 	r.p2p = svc
 	r.log.Info("circuit relay for devices", "peer", svc.ID().String(), "addrs", svc.AddrInfo().Addrs)
 	return nil
+}
+
+// deviceListed: an identity this relay hosts lists p.
+func (r *Relay) deviceListed(p peer.ID) bool {
+	return len((*r.devices.Load())[p]) > 0
+}
+
+// sameIdentity: one identity lists both src and dst.
+func (r *Relay) sameIdentity(src, dst peer.ID) bool {
+	m := *r.devices.Load()
+	for _, u := range m[src] {
+		if slices.Contains(m[dst], u) {
+			return true
+		}
+	}
+	return false
 }
 
 // p2pKey reads the relay's libp2p key, creating it on first use.
@@ -78,7 +95,7 @@ func (r *Relay) reloadDevices(ctx context.Context) error {
 		return fmt.Errorf("relay: read devices: %w", err)
 	}
 	defer rows.Close()
-	m := map[peer.ID]string{}
+	m := map[peer.ID][]string{}
 	for rows.Next() {
 		var dev, user string
 		if err := rows.Scan(&dev, &user); err != nil {
@@ -92,7 +109,7 @@ func (r *Relay) reloadDevices(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		m[pid] = user
+		m[pid] = append(m[pid], user)
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -107,8 +124,21 @@ func (r *Relay) devicesChanged(ctx context.Context) {
 	if r.p2p == nil {
 		return
 	}
+	before := *r.devices.Load()
 	if err := r.reloadDevices(ctx); err != nil {
 		r.log.Error("relay: reload devices", "err", err)
+		return
+	}
+	// A device no identity lists any more (revoked, or its account
+	// deleted) loses its connection, reservation and circuits now, not
+	// when its reservation expires.
+	now := *r.devices.Load()
+	for p := range before {
+		if len(now[p]) == 0 {
+			if err := r.p2p.ClosePeer(p); err != nil {
+				r.log.Warn("relay: disconnect a removed device", "peer", p.String(), "err", err)
+			}
+		}
 	}
 }
 

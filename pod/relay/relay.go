@@ -118,8 +118,8 @@ type Relay struct {
 
 	mediaLocks [32]sync.Mutex
 
-	p2p     *p2p.RelayService                  // nil without Config.P2PListen (p2p.go)
-	devices atomic.Pointer[map[peer.ID]string] // device → username, for the circuit relay's ACL
+	p2p     *p2p.RelayService                    // nil without Config.P2PListen (p2p.go)
+	devices atomic.Pointer[map[peer.ID][]string] // device → the usernames that list it, for the circuit relay's ACL
 }
 
 // DefaultDataDir is $XDG_DATA_HOME/seedpod-relay.

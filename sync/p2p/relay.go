@@ -164,6 +164,10 @@ func (r *RelayService) AddrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: r.h.ID(), Addrs: r.h.Addrs()}
 }
 
+// ClosePeer drops every connection of p (and with them its reservation
+// and circuits): the caller no longer admits it (Allowed already says no).
+func (r *RelayService) ClosePeer(p peer.ID) error { return r.h.Network().ClosePeer(p) }
+
 // Close stops the relay service and its host.
 func (r *RelayService) Close() error {
 	err := errors.Join(r.r.Close(), r.h.Close())
