@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,37 +16,16 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"seedpod/pod/internal/vectors"
-	"seedpod/pod/podtest"
 	"seedpod/sync/p2p"
 )
 
 // newP2PRig is newRig with the circuit relay on loopback.
 func newP2PRig(t testing.TB) *rig {
 	t.Helper()
-	ca, err := podtest.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := ca.Leaf(domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(t.TempDir(), "relay")
-	r, err := Open(context.Background(), Config{Domain: domain, DataDir: data, NoRateLimit: true,
-		P2PListen: []string{"/ip4/127.0.0.1/tcp/0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(r.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	t.Cleanup(func() { srv.Close(); r.Close() })
-	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	return &rig{t: t, relay: r, base: "https://" + domain + ":" + port, client: ca.Client(10 * time.Second), data: data}
+	return newRigWith(t, func(c *Config) {
+		c.NoRateLimit = true
+		c.P2PListen = []string{"/ip4/127.0.0.1/tcp/0"}
+	})
 }
 
 const echoProto = "/seedpod-review/echo/1"

@@ -60,7 +60,10 @@ type rig struct {
 	data   string
 }
 
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB) *rig { t.Helper(); return newRigWith(t, nil) }
+
+// newRigWith is newRig with edit applied to the relay's Config first.
+func newRigWith(t testing.TB, edit func(*Config)) *rig {
 	t.Helper()
 	ca, err := podtest.NewCA()
 	if err != nil {
@@ -75,7 +78,11 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	data := filepath.Join(t.TempDir(), "relay")
-	r, err := Open(context.Background(), Config{Domain: domain, DataDir: data})
+	cfg := Config{Domain: domain, DataDir: data}
+	if edit != nil {
+		edit(&cfg)
+	}
+	r, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
