@@ -115,13 +115,8 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 	if every <= 0 {
 		every = DefaultReconnectInterval
 	}
-	rm, err := newResourceManager(deviceLimits())
+	rm, cm, err := newManagers(deviceLimits(), connLow, connHigh)
 	if err != nil {
-		return nil, err
-	}
-	cm, err := newConnManager(connLow, connHigh)
-	if err != nil {
-		rm.Close()
 		return nil, err
 	}
 	g := newGater()

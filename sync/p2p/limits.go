@@ -90,3 +90,18 @@ func newConnManager(low, high int) (*connmgr.BasicConnMgr, error) {
 	}
 	return cm, nil
 }
+
+// newManagers builds a host's resource manager (fixed limits) and its
+// connection manager (low/high marks); on error nothing is left open.
+func newManagers(limits rcmgr.ConcreteLimitConfig, low, high int) (network.ResourceManager, *connmgr.BasicConnMgr, error) {
+	rm, err := newResourceManager(limits)
+	if err != nil {
+		return nil, nil, err
+	}
+	cm, err := newConnManager(low, high)
+	if err != nil {
+		rm.Close()
+		return nil, nil, err
+	}
+	return rm, cm, nil
+}

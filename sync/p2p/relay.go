@@ -113,13 +113,8 @@ func NewRelayService(ctx context.Context, cfg RelayConfig) (*RelayService, error
 	if log == nil {
 		log = slog.Default()
 	}
-	rm, err := newResourceManager(relayLimits())
+	rm, cm, err := newManagers(relayLimits(), relayLow, relayHigh)
 	if err != nil {
-		return nil, err
-	}
-	cm, err := newConnManager(relayLow, relayHigh)
-	if err != nil {
-		rm.Close()
 		return nil, err
 	}
 	acl := &relayACL{allowed: cfg.Allowed, connect: cfg.AllowConnect, log: log}
