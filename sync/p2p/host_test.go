@@ -146,6 +146,8 @@ func TestPairingWindow(t *testing.T) {
 	if err := exchange(ctxT(t), n, a.ID(), pairProto); err == nil {
 		t.Fatal("pairing stream after the window closed")
 	}
+	// As above: N learns of the refused connection's close asynchronously.
+	waitFor(t, 2*time.Second, "N keeps the connection A refused after the window", func() bool { return connsTo(n, a.ID()) == 0 })
 	// Pairing done: now they are paired, and sync works while pairing does not.
 	pair(t, a, n)
 	if err := exchange(ctxT(t), n, a.ID(), syncProto); err != nil {
