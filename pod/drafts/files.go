@@ -189,6 +189,16 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// numberedName is the i-th name tried for a file that must not replace
+// another: name itself, then "stem-2.ext", "stem-3.ext", …
+func numberedName(name string, i int) string {
+	if i <= 1 {
+		return name
+	}
+	ext := filepath.Ext(name)
+	return strings.TrimSuffix(name, ext) + "-" + strconv.Itoa(i) + ext
+}
+
 // createNew writes data to a new file dir/name, never replacing one: when
 // the name is taken it tries name-2, name-3, … (up to 1,000) and returns
 // the name it used. The file appears whole (hard link of a synced
@@ -200,13 +210,8 @@ func createNew(dir, name string, data []byte, perm fs.FileMode) (string, error) 
 		return "", err
 	}
 	defer os.Remove(tmp)
-	ext := filepath.Ext(name)
-	stem := strings.TrimSuffix(name, ext)
 	for i := 1; i <= 1000; i++ {
-		n := name
-		if i > 1 {
-			n = stem + "-" + strconv.Itoa(i) + ext
-		}
+		n := numberedName(name, i)
 		dst := filepath.Join(dir, n)
 		err := os.Link(tmp, dst)
 		if err == nil {
@@ -259,13 +264,8 @@ func moveNoReplace(src, dstDir string) (string, error) {
 		return "", fmt.Errorf("create %s: %w", dstDir, err)
 	}
 	name := filepath.Base(src)
-	ext := filepath.Ext(name)
-	stem := strings.TrimSuffix(name, ext)
 	for i := 1; i <= 1000; i++ {
-		n := name
-		if i > 1 {
-			n = stem + "-" + strconv.Itoa(i) + ext
-		}
+		n := numberedName(name, i)
 		dst := filepath.Join(dstDir, n)
 		err := os.Link(src, dst)
 		if errors.Is(err, fs.ErrExist) {
