@@ -1,8 +1,10 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"seedpod/pod/oplog"
@@ -84,30 +86,54 @@ func stampOfRow(wall, logical int64, dev []byte, epoch int64, seq uint64) oplog.
 
 func (tx *Tx) applyField(at oplog.Stamp, b oplog.SetField) error {
 	d, e, s := idArgs(at.ID())
-	// Most keys are new or rewritten rarely: try the insert first, and
-	// compare stamps only when a value is already there.
-	res, err := tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO st_fields (key, value, wall, logical, device, epoch, seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.Key, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		var wall, logical, epoch int64
-		var dev []byte
-		var seq uint64
-		if err := tx.QueryRowContext(tx.ctx, "SELECT wall, logical, device, epoch, seq FROM st_fields WHERE key = ?", b.Key).
-			Scan(&wall, &logical, &dev, &epoch, &seq); err != nil {
+	// One statement for the usual cases: a new key, or a write that wins on
+	// (wall, logical, device), which SQLite orders as Stamp.Compare does
+	// (integers while both walls fit in int64, blobs by memcmp then length).
+	// A write that loses there, or ties, or carries a wall past int64, is
+	// compared in Go below: only the full stamp decides.
+	fast := at.Clock.Wall <= math.MaxInt64
+	if fast {
+		res, err := tx.ExecContext(tx.ctx, `INSERT INTO st_fields (key, value, wall, logical, device, epoch, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, wall = excluded.wall, logical = excluded.logical,
+				device = excluded.device, epoch = excluded.epoch, seq = excluded.seq
+			WHERE st_fields.wall >= 0 AND (excluded.wall, excluded.logical, excluded.device) >
+				(st_fields.wall, st_fields.logical, st_fields.device)`,
+			b.Key, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s)
+		if err != nil {
 			return err
 		}
-		if at.Compare(stampOfRow(wall, logical, dev, epoch, seq)) <= 0 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			tx.touch(Change{Kind: oplog.KindSetField, Key: b.Key})
 			return nil
 		}
-		if _, err := tx.ExecContext(tx.ctx, `UPDATE st_fields SET value = ?, wall = ?, logical = ?, device = ?, epoch = ?,
-			seq = ? WHERE key = ?`, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s, b.Key); err != nil {
+	}
+	var wall, logical, epoch int64
+	var dev []byte
+	var seq uint64
+	err := tx.QueryRowContext(tx.ctx, "SELECT wall, logical, device, epoch, seq FROM st_fields WHERE key = ?", b.Key).
+		Scan(&wall, &logical, &dev, &epoch, &seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && !fast:
+		if _, err := tx.ExecContext(tx.ctx, `INSERT INTO st_fields (key, value, wall, logical, device, epoch, seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, b.Key, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s); err != nil {
 			return err
 		}
+		tx.touch(Change{Kind: oplog.KindSetField, Key: b.Key})
+		return nil
+	case err != nil:
+		return err
+	}
+	if at.Compare(stampOfRow(wall, logical, dev, epoch, seq)) <= 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(tx.ctx, `UPDATE st_fields SET value = ?, wall = ?, logical = ?, device = ?, epoch = ?,
+		seq = ? WHERE key = ?`, b.Value, int64(at.Clock.Wall), int64(at.Clock.Logical), d, e, s, b.Key); err != nil {
+		return err
 	}
 	tx.touch(Change{Kind: oplog.KindSetField, Key: b.Key})
 	return nil

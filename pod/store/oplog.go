@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,7 +196,8 @@ func (l *Log) notify(ch []Change) {
 // Tx is a write transaction with the op log's apply machinery.
 type Tx struct {
 	*sql.Tx
-	ctx     context.Context
+	ctx     context.Context // statements' context: parent without its cancellation (newTx)
+	parent  context.Context
 	changes []Change
 	// pending domain work, deduplicated, run before commit
 	dirty map[Change]bool
@@ -298,8 +300,14 @@ func (w *Writer) Prefetch(bodies []any) {
 	}
 }
 
+// newTx wraps a transaction begun with ctx. Its statements run under ctx
+// without its cancellation: modernc.org/sqlite starts a goroutine and a
+// progress handler for every statement whose context can end, a tenth of
+// the apply path (BenchmarkSyncInitial profile, 2026-11-27). Cancelling
+// ctx still ends the transaction: database/sql rolls it back, and the next
+// statement fails with sql.ErrTxDone; every statement here is short.
 func newTx(ctx context.Context, tx *sql.Tx) *Tx {
-	return &Tx{Tx: tx, ctx: ctx, dirty: map[Change]bool{}}
+	return &Tx{Tx: tx, ctx: context.WithoutCancel(ctx), parent: ctx, dirty: map[Change]bool{}}
 }
 
 // ApplyResult says what Apply did with a batch.
@@ -376,11 +384,20 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 	// The heads of the logs this batch advances, written once each at the
 	// end (in first-seen order) rather than after every op.
 	var advanced []oplog.LogID
+	// Ops are stored opInsertRows to a statement (storeOps); the fold
+	// does not read the ops table, so it may run ahead of their insert.
+	pending := make([]storedOp, 0, opInsertRows)
 	for i, s := range batch {
+		if err := tx.ended(); err != nil {
+			return ApplyResult{}, fmt.Errorf("apply batch: %w", err)
+		}
 		op := ops[i]
 		key := keys[i]
 		head := heads[key]
 		if op.Seq <= head.Seq {
+			if err := tx.storeOps(&pending, 1); err != nil { // a resend of an op of this batch
+				return ApplyResult{}, err
+			}
 			var stored []byte
 			if err := tx.QueryRowContext(ctx, "SELECT hash FROM ops WHERE device = ? AND epoch = ? AND seq = ?",
 				[]byte(op.Log.Device), int64(op.Log.Epoch), op.Seq).Scan(&stored); err != nil {
@@ -401,7 +418,8 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 			advanced = append(advanced, op.Log)
 		}
 		heads[key] = next
-		if err := tx.storeOp(op, s, next.Hash); err != nil {
+		pending = append(pending, storedOp{op, s, next.Hash})
+		if err := tx.storeOps(&pending, opInsertRows); err != nil {
 			return ApplyResult{}, err
 		}
 		if err := tx.applyBody(op, bodies[i], bodyErrs[i]); err != nil {
@@ -411,6 +429,9 @@ func (l *Log) Apply(ctx context.Context, batch []oplog.Signed) (ApplyResult, err
 			maxClock = op.Clock
 		}
 		res.Applied++
+	}
+	if err := tx.storeOps(&pending, 1); err != nil {
+		return ApplyResult{}, err
 	}
 	for _, id := range advanced {
 		if err := tx.setHead(id, heads[id.String()]); err != nil {
@@ -451,6 +472,59 @@ func (tx *Tx) insertOp(op *oplog.Op, s oplog.Signed) error {
 		return err
 	}
 	return tx.setHead(op.Log, oplog.Head{Seq: op.Seq, Hash: h})
+}
+
+// storedOp is an op waiting in Apply for its row in the ops table.
+type storedOp struct {
+	op   *oplog.Op
+	s    oplog.Signed
+	hash [32]byte
+}
+
+// opInsertRows is how many ops one INSERT of Apply stores: per-statement
+// work (database/sql, binding, starting the VM) was a third of storing an
+// op one statement each (BenchmarkSyncInitial profile, 2026-11-27).
+const opInsertRows = 64
+
+var insertOpsSQL = func() string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ops (device, epoch, seq, kind, wall, logical, bytes, sig, hash) VALUES ")
+	for i := range opInsertRows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	return b.String()
+}()
+
+// storeOps stores the pending ops once at least atLeast wait: full statements
+// of opInsertRows, the rest one statement each (so Apply prepares two
+// statements, not one per batch size).
+func (tx *Tx) storeOps(pending *[]storedOp, atLeast int) error {
+	p := *pending
+	if len(p) < atLeast || len(p) == 0 {
+		return nil
+	}
+	for len(p) >= opInsertRows {
+		args := make([]any, 0, 9*opInsertRows)
+		for _, x := range p[:opInsertRows] {
+			args = append(args, []byte(x.op.Log.Device), int64(x.op.Log.Epoch), x.op.Seq, int64(x.op.Kind),
+				int64(x.op.Clock.Wall), int64(x.op.Clock.Logical), x.s.Bytes, x.s.Sig, x.hash[:])
+		}
+		if _, err := tx.ExecContext(tx.ctx, insertOpsSQL, args...); err != nil {
+			return fmt.Errorf("store ops %s:%d to %s:%d: %w", p[0].op.Log, p[0].op.Seq,
+				p[opInsertRows-1].op.Log, p[opInsertRows-1].op.Seq, err)
+		}
+		p = p[opInsertRows:]
+	}
+	for _, x := range p {
+		if err := tx.storeOp(x.op, x.s, x.hash); err != nil {
+			return err
+		}
+	}
+	*pending = (*pending)[:0]
+	return nil
 }
 
 // storeOp writes an op (h: its hash, s.Hash()) to the ops table; the log's

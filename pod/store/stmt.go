@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 )
 
 // Statement reuse. modernc.org/sqlite has no statement cache, and
@@ -35,26 +37,64 @@ func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	return s
 }
 
+// The statements run under tx.ctx, which cannot end (newTx); once the
+// transaction's own context has ended, a statement fails with its error
+// (context.Canceled, not database/sql's "statement is closed" from the
+// rollback that follows the cancellation).
+
 // ExecContext runs a statement in the transaction, prepared once per Tx.
 func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := tx.stmt(ctx, query); s != nil {
-		return s.ExecContext(ctx, args...)
+	if err := tx.ended(); err != nil {
+		return nil, err
 	}
-	return tx.Tx.ExecContext(ctx, query, args...)
+	if s := tx.stmt(ctx, query); s != nil {
+		r, err := s.ExecContext(ctx, args...)
+		return r, tx.why(err)
+	}
+	r, err := tx.Tx.ExecContext(ctx, query, args...)
+	return r, tx.why(err)
 }
 
 // QueryContext runs a query in the transaction, prepared once per Tx.
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := tx.stmt(ctx, query); s != nil {
-		return s.QueryContext(ctx, args...)
+	if err := tx.ended(); err != nil {
+		return nil, err
 	}
-	return tx.Tx.QueryContext(ctx, query, args...)
+	if s := tx.stmt(ctx, query); s != nil {
+		r, err := s.QueryContext(ctx, args...)
+		return r, tx.why(err)
+	}
+	r, err := tx.Tx.QueryContext(ctx, query, args...)
+	return r, tx.why(err)
 }
 
 // QueryRowContext runs a one-row query in the transaction, prepared once per Tx.
 func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if tx.ended() != nil {
+		// database/sql answers with the ended context's error.
+		return tx.Tx.QueryRowContext(tx.parent, query, args...)
+	}
 	if s := tx.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return tx.Tx.QueryRowContext(ctx, query, args...)
+}
+
+// ended is the transaction's context's error, if it ended.
+func (tx *Tx) ended() error {
+	if tx.parent == nil {
+		return nil
+	}
+	return tx.parent.Err()
+}
+
+// why names the ended context as the cause of a statement's failure.
+func (tx *Tx) why(err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := tx.ended(); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%v)", cause, err)
+	}
+	return err
 }
