@@ -58,10 +58,12 @@ const DefaultSyncPort = 4747
 
 // Pairing and session timing.
 const (
-	PairingWindow   = 10 * time.Minute
-	joinTimeout     = 2 * time.Minute
-	sessionRetry    = 2 * time.Second
-	addrBookEntries = 16 // multiaddrs kept per device
+	PairingWindow = 10 * time.Minute
+	joinTimeout   = 2 * time.Minute
+	sessionRetry  = 2 * time.Second
+	// sessionOpenTimeout bounds opening a session stream to a connected peer.
+	sessionOpenTimeout = 20 * time.Second
+	addrBookEntries    = 16 // multiaddrs kept per device
 )
 
 // Device sync errors.
@@ -95,6 +97,10 @@ type deviceSync struct {
 	relayWake chan struct{}
 
 	blocked map[peer.ID]bool // tests: peers cut off as by a network partition (setBlocked); under mu
+	opening map[peer.ID]bool // peers a session stream is being opened to (startSessions); under mu
+	// openStream opens a session stream; tests replace it (under mu) to
+	// make a dial hang.
+	openStream func(ctx context.Context, pid peer.ID) (network.Stream, error)
 
 	release func() // ends the registry listener and the connection-event subscription (stop)
 
@@ -150,8 +156,11 @@ func (p *Pod) startSync(ctx context.Context, cfg SyncConfig) error {
 		return fmt.Errorf("device sync: %w", err)
 	}
 	ds := &deviceSync{p: p, host: h, log: p.logger.With("part", "sync"), cfg: cfg, name: name,
-		sessions: map[peer.ID]*syncRun{}, peers: map[peer.ID]*peerState{}, wake: make(chan struct{}, 1),
+		sessions: map[peer.ID]*syncRun{}, opening: map[peer.ID]bool{}, peers: map[peer.ID]*peerState{}, wake: make(chan struct{}, 1),
 		relayWake: make(chan struct{}, 1), changedSubs: map[int]func(){}}
+	ds.openStream = func(ctx context.Context, pid peer.ID) (network.Stream, error) {
+		return h.NewStream(ctx, pid, wire.Protocol)
+	}
 	p.sync = ds
 	if err := ds.refresh(ctx); err != nil {
 		h.Close()
@@ -313,6 +322,20 @@ func (ds *deviceSync) setBlocked(ctx context.Context, peers ...peer.ID) error {
 	return ds.refresh(ctx)
 }
 
+// reachable says whether pid is a trusted device not cut off by
+// setBlocked, as the last refresh saw it. Under mu.
+func (ds *deviceSync) reachable(pid peer.ID) bool {
+	if ds.blocked[pid] {
+		return false
+	}
+	key, err := p2p.DeviceKeyOf(pid)
+	if err != nil {
+		return false
+	}
+	t := ds.trusted.Load()
+	return t != nil && (*t)[hex.EncodeToString(key)]
+}
+
 // accept is session.Options.Accept: a trusted device's log.
 func (ds *deviceSync) accept(l oplog.LogID) bool {
 	t := ds.trusted.Load()
@@ -320,7 +343,10 @@ func (ds *deviceSync) accept(l oplog.LogID) bool {
 }
 
 // startSessions opens a session to each connected paired device this
-// device leads (the smaller peer ID) and has none with.
+// device leads (the smaller peer ID) and has none with. Each stream is
+// opened on its own goroutine: a peer whose dial hangs (up to
+// sessionOpenTimeout) delays neither the other peers' sessions nor
+// manage's next refresh, which is what cuts off a revoked device.
 func (ds *deviceSync) startSessions(ctx context.Context) {
 	self := ds.host.ID()
 	for _, pid := range ds.host.Paired() {
@@ -329,18 +355,28 @@ func (ds *deviceSync) startSessions(ctx context.Context) {
 		}
 		ds.mu.Lock()
 		_, running := ds.sessions[pid]
+		if running || ds.opening[pid] || ds.closing {
+			ds.mu.Unlock()
+			continue
+		}
+		ds.opening[pid] = true
+		ds.handlers.Add(1)
+		open := ds.openStream
 		ds.mu.Unlock()
-		if running {
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		s, err := ds.host.NewStream(sctx, pid, wire.Protocol)
-		cancel()
-		if err != nil {
-			ds.noteError(pid, fmt.Errorf("open a sync stream: %w", err))
-			continue
-		}
-		ds.run(ctx, pid, s, true)
+		go func() {
+			defer ds.handlers.Done()
+			sctx, cancel := context.WithTimeout(ctx, sessionOpenTimeout)
+			s, err := open(sctx, pid)
+			cancel()
+			ds.mu.Lock()
+			delete(ds.opening, pid)
+			ds.mu.Unlock()
+			if err != nil {
+				ds.noteError(pid, fmt.Errorf("open a sync stream: %w", err))
+				return
+			}
+			ds.run(ctx, pid, s, true)
+		}()
 	}
 }
 
@@ -369,6 +405,15 @@ func (ds *deviceSync) run(ctx context.Context, pid peer.ID, s network.Stream, ou
 	rctx, cancel := context.WithCancel(ctx)
 	r := &syncRun{cancel: cancel, done: make(chan struct{}), outbound: outbound}
 	ds.mu.Lock()
+	if ds.closing || outbound && !ds.reachable(pid) {
+		// stop collected the sessions already, or the peer was revoked (or
+		// cut off) while its stream was being opened (inbound streams were
+		// checked by the handler).
+		ds.mu.Unlock()
+		cancel()
+		s.Reset()
+		return
+	}
 	old := ds.sessions[pid]
 	ds.sessions[pid] = r
 	st := ds.peer(pid)

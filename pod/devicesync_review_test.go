@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
@@ -358,5 +359,95 @@ func TestReviewPairingKeepsOwnName(t *testing.T) {
 	}
 	if !devs[0].This || devs[0].Name != "Work desktop" {
 		t.Fatalf("after pairing the phone the desktop is named %q, want the user's %q", devs[0].Name, "Work desktop")
+	}
+}
+
+// A peer whose session stream hangs while being opened must not delay a
+// revocation: the session manager once opened streams one by one on its
+// own goroutine, so a hanging dial (up to 20 s) held up the registry
+// refresh that disconnects a revoked device, which went on receiving ops.
+func TestReviewHangingDialDoesNotDelayRevoke(t *testing.T) {
+	ctx := context.Background()
+	desktop := openSyncPod(t, "desktop")
+	readyIdentity(t, desktop, "Alice", "alice")
+	self := desktop.sync.host.ID()
+	// Session streams are opened by the smaller peer ID: the desktop opens
+	// to x (whose dial will hang), r opens to the desktop.
+	var x, r *Pod
+	for i := 0; x == nil || r == nil; i++ {
+		if i > 64 {
+			t.Fatal("no device keys on both sides of the desktop's")
+		}
+		c := openSyncPod(t, fmt.Sprintf("cand%d", i))
+		switch id := c.sync.host.ID(); {
+		case id > self && x == nil:
+			x = c
+		case id < self && r == nil:
+			r = c
+		default:
+			c.Close()
+		}
+	}
+	join := func(p *Pod) {
+		t.Helper()
+		code, err := desktop.OpenPairing(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Join(ctx, code.Code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	join(r)
+	rkey := hex.EncodeToString(r.ThisDevice())
+	connected := func(key string) (bool, error) {
+		devs, err := desktop.Devices(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, d := range devs {
+			if d.Key == key {
+				return d.Connected, nil
+			}
+		}
+		return false, nil
+	}
+	eventually(t, 30*time.Second, "r is connected", func() (bool, error) { return connected(rkey) })
+
+	xID := x.sync.host.ID()
+	ds := desktop.sync
+	ds.mu.Lock()
+	orig := ds.openStream
+	ds.openStream = func(ctx context.Context, pid peer.ID) (network.Stream, error) {
+		if pid == xID {
+			<-ctx.Done() // the dial hangs until its timeout
+			return nil, ctx.Err()
+		}
+		return orig(ctx, pid)
+	}
+	ds.mu.Unlock()
+	join(x)
+	eventually(t, 30*time.Second, "the desktop is opening a session to x", func() (bool, error) {
+		ds.mu.Lock()
+		defer ds.mu.Unlock()
+		return ds.opening[xID], nil
+	})
+
+	start := time.Now()
+	if err := desktop.RevokeDevice(ctx, rkey); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the revoked r is disconnected", func() (bool, error) {
+		c, err := connected(rkey)
+		return !c, err
+	})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the revoked device stayed connected %s while another dial hung", d)
+	}
+	ds.mu.Lock()
+	stillOpening := ds.opening[xID]
+	ds.mu.Unlock()
+	if !stillOpening {
+		t.Error("the hanging dial ended before the revocation was checked: the test proved nothing")
 	}
 }
