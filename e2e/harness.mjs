@@ -12,11 +12,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.SEEDPOD_BIN ?? resolve(here, '..', 'bin', 'seedpod');
 export const SHOTS = resolve(here, 'screenshots');
 
-/** Starts `seedpod serve` on a free loopback port with a fresh data dir. */
-export async function startServe() {
+/** Starts `seedpod serve` on a free loopback port with a fresh data dir (extra: more flags). */
+export async function startServe(extra = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
   const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--drafts', join(dataDir, 'Drafts'),
-    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--mdns=false'], {
+    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--mdns=false', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -85,4 +85,43 @@ export function launchBrowser() {
 export function shotPath(name) {
   mkdirSync(SHOTS, { recursive: true });
   return join(SHOTS, name);
+}
+
+/** Calls the pod's API from the page, with the session's CSRF token. */
+export async function api(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const { csrf_token } = await (await fetch('/api/seedpod/v1/session')).json();
+      const r = await fetch(path, {
+        method,
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf_token ?? '' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
+    },
+    { method, path, body },
+  );
+}
+
+/** Creates the identity through the API and waits until its key is ready. */
+export async function readyIdentity(page, name = 'Ana Pérez', username = 'ana') {
+  const r = await api(page, 'POST', '/api/seedpod/v1/identity', { name, username });
+  if (r.status >= 300) throw new Error(`create identity: ${r.status} ${JSON.stringify(r.body)}`);
+  for (let i = 0; i < 600; i++) {
+    const id = await api(page, 'GET', '/api/seedpod/v1/identity');
+    if (id.body.key.state === 'ready') return id.body;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error('the identity key was not ready within 60 s');
+}
+
+/** Screenshots the page in the light and the dark theme: NAME-light.png, NAME-dark.png. */
+export async function shotBoth(page, name) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(50);
+    await page.screenshot({ path: shotPath(`${name}-${scheme}.png`) });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
 }

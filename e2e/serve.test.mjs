@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { BIN, launchBrowser, shotPath, startServe } from './harness.mjs';
+import { BIN, launchBrowser, readyIdentity, shotPath, startServe } from './harness.mjs';
 
 const version = execFileSync(BIN, ['version']).toString().trim().replace(/^seedpod /, '');
 
@@ -18,7 +18,7 @@ after(async () => {
 describe('seedpod serve in the browser', () => {
   let pod;
   before(async () => {
-    pod = await startServe();
+    pod = await startServe(['--test-key-bits', '2048']);
   });
   after(async () => {
     const { code } = await pod.stop();
@@ -55,6 +55,12 @@ describe('seedpod serve in the browser', () => {
     assert.equal(cookies.length, 1);
     assert.equal(cookies[0].httpOnly, true);
     assert.equal(cookies[0].sameSite, 'Strict');
+
+    // A fresh pod opens on the first run (firstrun.test.mjs walks it); here
+    // the identity is made through the API and the shell comes next.
+    await page.getByRole('heading', { name: 'Welcome to Seedpod' }).waitFor();
+    await readyIdentity(page);
+    await page.reload();
 
     await page.getByTestId('pod-state').filter({ hasText: 'Pod running' }).waitFor();
     await page.getByTestId('version').filter({ hasText: version }).waitFor();

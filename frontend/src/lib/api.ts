@@ -43,13 +43,14 @@ export class Client {
 
   constructor(private readonly fetchFn: Fetch = (...a) => fetch(...a)) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** One API call; `raw` paths are used as they are (the v1 routes), others get the Seedpod prefix. */
+  async request<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (!SAFE.has(method) && this.csrf) headers['X-CSRF-Token'] = this.csrf;
     let resp: Response;
     try {
-      resp = await this.fetchFn(API + path, {
+      resp = await this.fetchFn(raw ? path : API + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -73,6 +74,21 @@ export class Client {
     return data as T;
   }
 
+  /** Posts a multipart form (uploads) to a Seedpod path. */
+  async upload<T>(path: string, form: FormData): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (this.csrf) headers['X-CSRF-Token'] = this.csrf;
+    let resp: Response;
+    try {
+      resp = await this.fetchFn(API + path, { method: 'POST', headers, body: form, credentials: 'same-origin' });
+    } catch (e) {
+      throw new ApiError(0, 'unreachable', `The pod is not reachable (${(e as Error).message}).`);
+    }
+    const data = (await resp.json().catch(() => ({}))) as { error?: string; message?: string };
+    if (!resp.ok) throw new ApiError(resp.status, data.error ?? 'http_' + resp.status, data.message ?? `The pod answered ${resp.status}.`);
+    return data as T;
+  }
+
   /** Learns how to talk to the pod; throws ApiError(401) when signed out. */
   async session(): Promise<SessionInfo> {
     const s = await this.request<SessionInfo>('GET', '/session');
@@ -87,5 +103,154 @@ export class Client {
   async signOut(): Promise<void> {
     await this.request<void>('DELETE', '/session');
     this.csrf = '';
+  }
+}
+
+// ---- The pod's data, as the API shapes it (docs/api.md, ../shared/API.md §2).
+
+export interface Person {
+  guid: string;
+  diaspora_id: string;
+  name?: string;
+  avatar?: string;
+}
+
+export interface KeyStatus {
+  state: 'none' | 'generating' | 'ready' | 'failed' | 'locked';
+  fingerprint?: string;
+  progress: number;
+  error?: string;
+  locked?: boolean;
+}
+
+export interface Identity {
+  exists: boolean;
+  guid?: string;
+  username?: string;
+  handle?: string;
+  name?: string;
+  key: KeyStatus;
+}
+
+export interface Photo {
+  dimensions: { width: number | null; height: number | null };
+  sizes: { small: string; medium: string; large: string; raw: string };
+}
+
+export interface Poll {
+  guid: string;
+  question: string;
+  participation_count: number;
+  already_participated: boolean;
+  poll_answers: { id: number; answer: string; vote_count: number; own_answer?: boolean }[];
+}
+
+export interface Post {
+  guid: string;
+  created_at: string;
+  post_type: 'StatusMessage' | 'Reshare';
+  title: string;
+  body: string;
+  public: boolean;
+  nsfw: boolean;
+  author: Person;
+  interaction_counters: { comments: number; likes: number; reshares: number };
+  own_interaction_state: { liked: boolean; reshared: boolean; subscribed: boolean; reported: boolean };
+  mentioned_people: Person[];
+  photos: Photo[];
+  poll?: Poll;
+  location?: { address: string; lat: number; lng: number };
+  root?: Post;
+  seedpod?: { html?: string; edited_at?: string; content_warning?: string };
+}
+
+export interface Aspect {
+  id: number;
+  name: string;
+  order: number;
+}
+
+export interface Counts {
+  notifications_unread: number;
+  conversations_unread: number;
+  drafts: number;
+  outbox_pending: number;
+}
+
+export interface RelayStatus {
+  state: 'off' | 'connecting' | 'connected' | 'error';
+  relay?: string;
+  diaspora_id?: string;
+  inbox_backlog?: number;
+  outbox_pending?: number;
+  last_contact?: string;
+  last_error?: string;
+}
+
+export interface OutboxEntry {
+  guid: string;
+  state: 'queued' | 'handed';
+  [k: string]: unknown;
+}
+
+export interface NewPost {
+  body: string;
+  public: boolean;
+  aspects?: number[];
+  photos?: string[];
+  poll?: { question: string; poll_answers: string[] };
+  location?: { address: string; lat: number; lng: number };
+}
+
+/** The streams the stream screen offers (v1 names; public and tag are Seedpod's). */
+export type StreamName = 'main' | 'activity' | 'aspects' | 'tags' | 'mentions' | 'liked' | 'commented' | 'public';
+
+export const V1 = '/api/v1';
+
+/** The path of a stream page: newest first, `before` a post's created_at. */
+export function streamPath(name: StreamName, opts: { before?: string; perPage?: number; aspectIds?: number[] } = {}): string {
+  const base = name === 'public' ? '/streams/public' : `${V1}/streams/${name}`;
+  const q = new URLSearchParams();
+  if (opts.before) q.set('before', opts.before);
+  q.set('per_page', String(opts.perPage ?? 30));
+  if (name === 'aspects' && opts.aspectIds) q.set('aspect_ids', JSON.stringify(opts.aspectIds));
+  return `${base}?${q}`;
+}
+
+/** Typed calls over a Client. Paths starting with /api/v1 leave the Seedpod prefix. */
+export class Pod {
+  constructor(readonly c: Client) {}
+
+  private v1<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.c.request<T>(method, path, body, true);
+  }
+
+  identity(): Promise<Identity> {
+    return this.c.request<Identity>('GET', '/identity');
+  }
+  createIdentity(name: string, username: string): Promise<Identity> {
+    return this.c.request<Identity>('POST', '/identity', { name, username });
+  }
+  stream(name: StreamName, opts: { before?: string; perPage?: number; aspectIds?: number[] } = {}): Promise<Post[]> {
+    const p = streamPath(name, opts);
+    return p.startsWith(V1) ? this.v1<Post[]>('GET', p) : this.c.request<Post[]>('GET', p);
+  }
+  post(guid: string): Promise<Post> {
+    return this.v1<Post>('GET', `${V1}/posts/${encodeURIComponent(guid)}`);
+  }
+  createPost(p: NewPost): Promise<Post> {
+    return this.v1<Post>('POST', `${V1}/posts`, p);
+  }
+  aspects(): Promise<Aspect[]> {
+    return this.v1<Aspect[]>('GET', `${V1}/aspects`);
+  }
+  counts(): Promise<Counts> {
+    return this.c.request<Counts>('GET', '/counts');
+  }
+  relay(): Promise<RelayStatus> {
+    return this.c.request<RelayStatus>('GET', '/relay');
+  }
+  outbox(): Promise<OutboxEntry[]> {
+    return this.c.request<OutboxEntry[]>('GET', '/outbox');
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { formatUptime, shortPath } from './format';
+import { formatUptime, initials, relativeTime, shortPath } from './format';
 
 describe('formatUptime', () => {
   test.each([
@@ -32,4 +32,26 @@ describe('shortPath', () => {
     expect(s.length).toBeLessThanOrEqual(20);
     expect(s.startsWith('…/')).toBe(true);
   });
+});
+
+describe('relativeTime', () => {
+  const now = Date.parse('2026-11-27T12:00:00Z');
+  test.each([
+    ['2026-11-27T11:59:30Z', 'just now'],
+    ['2026-11-27T11:55:00Z', '5 min'],
+    ['2026-11-27T09:00:00Z', '3 h'],
+    ['2026-11-25T12:00:00Z', '2 d'],
+    ['2026-10-01T12:00:00Z', '1 Oct'],
+    ['2025-10-01T12:00:00Z', '1 Oct 2025'],
+    ['not a date', ''],
+  ])('%s → %s', (iso, want) => expect(relativeTime(iso, now)).toBe(want));
+});
+
+describe('initials', () => {
+  test.each([
+    ['Ana Pérez', 'ana@x', 'AP'],
+    ['  ', 'bob@x', 'B'],
+    [undefined, 'carol@x', 'C'],
+    ['Émile Zola Jr', 'e@x', 'ÉJ'],
+  ])('%s/%s → %s', (name, handle, want) => expect(initials(name, handle)).toBe(want));
 });

@@ -22,3 +22,28 @@ export function shortPath(path: string, max = 32): string {
   }
   return '…/' + (out || path.slice(-(max - 2)));
 }
+
+/** "just now", "5 min", "3 h", "Mon 14:05"-ish: short relative times for posts. */
+export function relativeTime(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.round((now - t) / 1000);
+  if (s < 45) return 'just now';
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.round(m / 60);
+  if (h < 24) return `${h} h`;
+  const d = Math.round(h / 24);
+  if (d < 7) return `${d} d`;
+  const date = new Date(t);
+  const sameYear = date.getUTCFullYear() === new Date(now).getUTCFullYear();
+  return date.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: sameYear ? undefined : 'numeric', timeZone: 'UTC' });
+}
+
+/** Initials for an avatar placeholder: "Ana Pérez" → "AP", "bob@x" → "B". */
+export function initials(name: string | undefined, handle: string): string {
+  const src = (name ?? '').trim() || handle.split('@')[0] || '?';
+  const parts = src.split(/\s+/).filter(Boolean);
+  const chars = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : [parts[0] ?? '?'];
+  return chars.map((p) => Array.from(p as string)[0]?.toUpperCase() ?? '').join('');
+}

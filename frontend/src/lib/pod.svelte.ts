@@ -1,4 +1,4 @@
-import { ApiError, Client, type SessionInfo, type Status } from './api';
+import { ApiError, Client, Pod, type Counts, type Identity, type RelayStatus, type SessionInfo, type Status } from './api';
 
 export type Connection = 'connecting' | 'online' | 'signed-out' | 'unreachable';
 
@@ -16,6 +16,12 @@ export class PodState {
   status = $state<Status | null>(null);
   error = $state('');
   uptime = $state(0);
+  identity = $state<Identity | null>(null);
+  counts = $state<Counts | null>(null);
+  relay = $state<RelayStatus | null>(null);
+  /** Guids of own entries still waiting for a relay (outbox state "queued"). */
+  queued = $state.raw<Set<string>>(new Set());
+  readonly api: Pod;
 
   private fetchedAt = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
@@ -23,7 +29,9 @@ export class PodState {
   constructor(
     readonly client: Client = new Client(),
     private readonly now: () => number = () => Date.now(),
-  ) {}
+  ) {
+    this.api = new Pod(client);
+  }
 
   async refresh(): Promise<void> {
     try {
@@ -32,6 +40,8 @@ export class PodState {
       this.status = st;
       this.fetchedAt = this.now();
       this.uptime = st.uptime_seconds;
+      this.identity = await this.api.identity();
+      if (this.identity.exists) await this.refreshFederation();
       this.connection = 'online';
       this.error = '';
     } catch (e) {
@@ -43,6 +53,18 @@ export class PodState {
       }
       this.error = (e as Error).message;
     }
+  }
+
+  /** The status bar's counts, the relay's state and what waits in the outbox. */
+  async refreshFederation(): Promise<void> {
+    const [counts, relay, outbox] = await Promise.all([
+      this.api.counts(),
+      this.api.relay().catch(() => null),
+      this.api.outbox().catch(() => []),
+    ]);
+    this.counts = counts;
+    this.relay = relay;
+    this.queued = new Set(outbox.filter((e) => e.state === 'queued').map((e) => e.guid));
   }
 
   tick(): void {

@@ -6,19 +6,40 @@ export function parseHash(hash: string): string {
   return AREAS.some((a) => a.id === id) ? id : DEFAULT_AREA;
 }
 
-/** Hash routing: the address bar keeps the area, back/forward work. */
+/** The path segments after the area: "#/stream/aspects/3" → ["aspects", "3"]. */
+export function parseParams(hash: string): string[] {
+  const path = hash.replace(/^#\/?/, '').split('?')[0] ?? '';
+  return path
+    .split('/')
+    .slice(1)
+    .filter((s) => s !== '')
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
+}
+
+/** Hash routing: the address bar keeps the area and its view, back/forward work. */
 export class Router {
   current = $state(DEFAULT_AREA);
+  params = $state<string[]>([]);
 
   constructor(private readonly win: Window = window) {
-    this.current = parseHash(win.location.hash);
-    win.addEventListener('hashchange', () => {
-      this.current = parseHash(win.location.hash);
-    });
+    this.read(win.location.hash);
+    win.addEventListener('hashchange', () => this.read(win.location.hash));
   }
 
-  go(id: string): void {
-    this.win.location.hash = '#/' + id;
-    this.current = parseHash('#/' + id);
+  private read(hash: string): void {
+    this.current = parseHash(hash);
+    this.params = parseParams(hash);
+  }
+
+  go(id: string, ...params: string[]): void {
+    const hash = '#/' + [id, ...params.map(encodeURIComponent)].join('/');
+    this.win.location.hash = hash;
+    this.read(hash);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { parseHash } from './router.svelte';
+import { parseHash, parseParams } from './router.svelte';
 
 describe('parseHash', () => {
   test.each([
@@ -13,5 +13,19 @@ describe('parseHash', () => {
     ['#/__proto__', 'stream'],
   ])('%s → %s', (hash, want) => {
     expect(parseHash(hash)).toBe(want);
+  });
+});
+
+describe('parseParams', () => {
+  test.each([
+    ['', []],
+    ['#/stream', []],
+    ['#/stream/aspects/3', ['aspects', '3']],
+    ['#/stream/tag/caf%C3%A9', ['tag', 'café']],
+    ['#/stream/tag/%E0%A4%A', ['tag', '%E0%A4%A']],
+    ['#/search/x?q=1', ['x']],
+    ['#/stream//public/', ['public']],
+  ])('%s → %j', (hash, want) => {
+    expect(parseParams(hash)).toEqual(want);
   });
 });
