@@ -1,9 +1,12 @@
 import { AREAS, DEFAULT_AREA } from './areas';
 
-/** Parses "#/contacts" into an area id, falling back to the stream. */
+/** Routes that are not in the navigation: a post, a person's profile, a tag's stream. */
+export const HIDDEN_ROUTES = ['post', 'people', 'tags'] as const;
+
+/** Parses "#/contacts" into a route id, falling back to the stream. */
 export function parseHash(hash: string): string {
   const id = hash.replace(/^#\/?/, '').split(/[/?]/)[0] ?? '';
-  return AREAS.some((a) => a.id === id) ? id : DEFAULT_AREA;
+  return AREAS.some((a) => a.id === id) || (HIDDEN_ROUTES as readonly string[]).includes(id) ? id : DEFAULT_AREA;
 }
 
 /** The path segments after the area: "#/stream/aspects/3" → ["aspects", "3"]. */

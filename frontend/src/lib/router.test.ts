@@ -11,6 +11,9 @@ describe('parseHash', () => {
     ['#/search?q=x', 'search'],
     ['#/nowhere', 'stream'],
     ['#/__proto__', 'stream'],
+    ['#/post/abc', 'post'],
+    ['#/people/g1', 'people'],
+    ['#/tags/cats', 'tags'],
   ])('%s → %s', (hash, want) => {
     expect(parseHash(hash)).toBe(want);
   });
