@@ -1,6 +1,6 @@
 // Test harness: real `seedpod serve` processes on loopback and Debian's
 // Chromium driven by playwright-core (no browser download).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,9 +12,18 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.SEEDPOD_BIN ?? resolve(here, '..', 'bin', 'seedpod');
 export const SHOTS = resolve(here, 'screenshots');
 
-/** Starts `seedpod serve` on a free loopback port with a fresh data dir (extra: more flags). */
-export async function startServe(extra = []) {
+/**
+ * Starts `seedpod serve` on a free loopback port with a fresh data dir
+ * (extra: more flags). opts.seed = {posts, contacts} fills the data dir first
+ * with `seedpod dev seed` (an identity "Seed User" (seed@…), people in
+ * aspects who mostly share back, their posts and comments, own posts, likes).
+ */
+export async function startServe(extra = [], opts = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
+  if (opts.seed) {
+    execFileSync(BIN, ['dev', 'seed', '--data', dataDir, '--posts', String(opts.seed.posts ?? 100),
+      '--contacts', String(opts.seed.contacts ?? 20), '--key-bits', '2048'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
   const proc = spawn(BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--drafts', join(dataDir, 'Drafts'),
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--mdns=false', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
