@@ -182,6 +182,7 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	data := fs.String("data", "", "data directory")
 	draftsFlag := fs.String("drafts", "", "drafts folder")
 	syncFlags := addSyncFlags(fs)
+	keyBits := fs.Int("test-key-bits", 0, "") // the desktop smoke test's first run makes a small key
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -203,7 +204,7 @@ func window(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return usageError(stderr, err.Error())
 	}
 	p, err := pod.Open(context.Background(), pod.Config{DataDir: *data, Version: versionString(), Logger: log, Federation: fed,
-		DraftsFolder: folder, Sync: sc})
+		DraftsFolder: folder, Sync: sc, KeyBits: *keyBits})
 	if err != nil {
 		fmt.Fprintf(stderr, "seedpod: %v\n", err)
 		return 1

@@ -6,9 +6,9 @@ import (
 	_ "embed"
 	"io/fs"
 	"log/slog"
-	"net/http"
 
 	"seedpod/app"
+	"seedpod/pod/web"
 )
 
 //go:embed build/appicon.png
@@ -18,6 +18,6 @@ const windowBuilt = true
 
 const noWindowMessage = ""
 
-func runWindow(ui fs.FS, api http.Handler, log *slog.Logger) error {
-	return app.Run(app.Options{UI: ui, API: api, Icon: appIcon, Logger: log})
+func runWindow(ui fs.FS, api *web.Server, log *slog.Logger) error {
+	return app.Run(app.Options{UI: ui, API: api, Icon: appIcon, Logger: log, Events: api.Events})
 }

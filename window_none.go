@@ -6,7 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
-	"net/http"
+
+	"seedpod/pod/web"
 )
 
 // windowBuilt is false in a plain `go build`: the window needs cgo, GTK and
@@ -23,6 +24,6 @@ Or run the pod headless and use it in your browser:
   seedpod serve
 `
 
-func runWindow(fs.FS, http.Handler, *slog.Logger) error {
+func runWindow(fs.FS, *web.Server, *slog.Logger) error {
 	return errors.New("desktop window not built in")
 }

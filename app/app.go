@@ -10,6 +10,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
 	"github.com/wailsapp/wails/v2/pkg/options/linux"
+	"github.com/wailsapp/wails/v2/pkg/runtime"
 )
 
 // Options describe the window.
@@ -35,7 +37,15 @@ type Options struct {
 	// Icon is the window icon (PNG).
 	Icon   []byte
 	Logger *slog.Logger
+	// Events, when set, delivers the pod's live events until its context
+	// ends (web.Server.Events). The window's webview does not stream HTTP
+	// responses, so the page gets them as Wails events instead of
+	// server-sent events: EventName, with {type, data}.
+	Events func(ctx context.Context, fn func(typ string, data []byte))
 }
+
+// EventName is the Wails event that carries the pod's live events to the page.
+const EventName = "seedpod:event"
 
 // Run opens the window and blocks until it is closed.
 func Run(opts Options) error {
@@ -49,6 +59,7 @@ func Run(opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	stopEvents := func() {}
 	err := wails.Run(&options.App{
 		Title:     "Seedpod",
 		Width:     1280,
@@ -69,6 +80,17 @@ func Run(opts Options) error {
 				})
 			},
 		},
+		OnStartup: func(ctx context.Context) {
+			if opts.Events == nil {
+				return
+			}
+			ectx, cancel := context.WithCancel(ctx)
+			stopEvents = cancel
+			go opts.Events(ectx, func(typ string, data []byte) {
+				runtime.EventsEmit(ctx, EventName, map[string]any{"type": typ, "data": json.RawMessage(data)})
+			})
+		},
+		OnShutdown: func(context.Context) { stopEvents() },
 		OnDomReady: func(context.Context) { log.Info("window: dom ready") },
 		Logger:     slogAdapter{log},
 		LogLevel:   logger.WARNING,

@@ -342,3 +342,31 @@ func (h *eventHub) appendEvent(b []byte, ev sseEvent) []byte {
 	b = append(b, ev.data...)
 	return append(b, "\n\n"...)
 }
+
+// Events delivers the live events to fn, in order, until ctx ends: what
+// GET /events streams, for a client that is not a browser (the desktop
+// window hands them to its page as Wails events, since its webview does
+// not stream responses). data is the event's JSON. A subscriber that falls
+// behind gets a "reset" event and carries on from the newest events.
+// Without a pod it returns at once.
+func (s *Server) Events(ctx context.Context, fn func(typ string, data []byte)) {
+	h := s.events
+	if h == nil {
+		return
+	}
+	for ctx.Err() == nil {
+		c, _, _, _ := h.subscribe("")
+		kicked := false
+		for !kicked && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-c.kicked:
+				kicked = true
+				fn(eventReset, []byte(`{"kind":"reset","reason":"behind"}`))
+			case ev := <-c.ch:
+				fn(ev.typ, ev.data)
+			}
+		}
+		h.unsubscribe(c)
+	}
+}

@@ -249,3 +249,74 @@ func TestEventsSlowClientDropped(t *testing.T) {
 		t.Fatalf("%d clients still subscribed", n)
 	}
 }
+
+// TestServerEvents: the Go-level subscription the desktop window uses gets
+// the same events as the stream, in order; a subscriber that falls behind
+// gets a reset and then newer events; it ends with its context.
+func TestServerEvents(t *testing.T) {
+	r := newAPIRig(t).withIdentity()
+	srv, err := New(r.pod, Options{Mode: ModeWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct{ typ, data string }
+	got := make(chan ev, 4096)
+	stall := make(chan struct{})
+	stalled := false
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Events(ctx, func(typ string, data []byte) {
+			if typ == "draft" && !stalled {
+				stalled = true
+				<-stall // a slow page: the hub's queue for it fills up
+			}
+			got <- ev{typ, string(data)}
+		})
+	}()
+	wait := func(typ, has string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case e := <-got:
+				if e.typ == typ && strings.Contains(e.data, has) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s event with %q", typ, has)
+			}
+		}
+	}
+	// The subscription is made as Events starts: wait for it before writing.
+	for deadline := time.Now().Add(5 * time.Second); srv.events.clientCount() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("Events did not subscribe")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var post apiv1.Post
+	h := &apiRig{t: t, pod: r.pod, srv: httptest.NewServer(srv)}
+	defer h.srv.Close()
+	h.json("POST", V1Prefix+"/posts", map[string]any{"body": "to the window", "public": true}, http.StatusOK, &post)
+	wait("post", post.GUID)
+
+	// Stall on a draft event while more events than the queue holds are made.
+	h.json("POST", APIPrefix+"/drafts", map[string]any{"body": "first"}, http.StatusCreated, nil)
+	for i := range eventClientQueue + 20 {
+		h.json("POST", V1Prefix+"/aspects", map[string]any{"name": fmt.Sprintf("A%d", i)}, http.StatusOK, nil)
+	}
+	close(stall)
+	wait("reset", `"behind"`)
+	var late apiv1.Post
+	h.json("POST", V1Prefix+"/posts", map[string]any{"body": "after the reset", "public": true}, http.StatusOK, &late)
+	wait("post", late.GUID)
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Events did not return when its context ended")
+	}
+}

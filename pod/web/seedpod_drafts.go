@@ -29,7 +29,8 @@ func (s *Server) routesDrafts() {
 	s.mux.HandleFunc("GET "+APIPrefix+"/outbox", s.handleOutbox)
 	s.mux.HandleFunc("GET "+APIPrefix+"/deliveries/{guid}", s.handleDelivery)
 	if s.pod != nil {
-		s.mux.Handle("GET "+APIPrefix+"/events", newEventHub(s.pod, s.log))
+		s.events = newEventHub(s.pod, s.log)
+		s.mux.Handle("GET "+APIPrefix+"/events", s.events)
 	}
 }
 

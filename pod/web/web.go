@@ -89,7 +89,8 @@ type Server struct {
 	sessions *sessions
 	mux      *http.ServeMux
 	static   http.Handler
-	pod      *pod.Pod // nil when the backend is not a pod (tests of the shell)
+	pod      *pod.Pod  // nil when the backend is not a pod (tests of the shell)
+	events   *eventHub // the live events (nil without a pod)
 }
 
 // New builds the handler. In ModeServe, Options.Host must be set.
