@@ -44,8 +44,8 @@ export class Client {
   constructor(private readonly fetchFn: Fetch = (...a) => fetch(...a)) {}
 
   /** One API call; `raw` paths are used as they are (the v1 routes), others get the Seedpod prefix. */
-  async request<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  async request<T>(method: string, path: string, body?: unknown, raw = false, extra: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (!SAFE.has(method) && this.csrf) headers['X-CSRF-Token'] = this.csrf;
     let resp: Response;
