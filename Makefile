@@ -6,7 +6,7 @@ VERSION ?= $(shell r=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	echo "0.1.0-dev+$$r$$(git diff --quiet HEAD -- 2>/dev/null || echo .dirty)" || echo 0.1.0-dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench bench-1m sync-long fuzz build build-desktop frontend dev smoke e2e clean
+.PHONY: run test bench bench-ui bench-1m sync-long fuzz build build-desktop frontend dev smoke e2e clean
 
 ## run: install what is missing, build and start Seedpod (window, or serve without a display)
 run:
@@ -19,6 +19,10 @@ test:
 ## bench: the Go benchmarks (the scale ones on a pod seeded with 100k posts, 1k contacts)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 -timeout 60m ./...
+
+## bench-ui: the UI in Chromium against a pod seeded with 100k posts: first stream paint, long tasks while scrolling 1,000 posts, JavaScript size (after make build)
+bench-ui:
+	cd e2e && node bench-ui.mjs
 
 ## bench-1m: the scale benchmarks (stream, search, seeding rate, serve RSS) at 1M posts
 bench-1m:

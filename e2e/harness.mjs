@@ -1,7 +1,7 @@
 // Test harness: real `seedpod serve` processes on loopback and Debian's
 // Chromium driven by playwright-core (no browser download).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,8 +19,9 @@ export const SHOTS = resolve(here, 'screenshots');
  * aspects who mostly share back, their posts and comments, own posts, likes).
  */
 export async function startServe(extra = [], opts = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
-  if (opts.seed) {
+  // opts.dataDir: a data dir to use (and keep); it is seeded only if it has no database yet.
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'seedpod-e2e-'));
+  if (opts.seed && !(opts.dataDir && existsSync(join(opts.dataDir, 'pod.db')))) {
     execFileSync(BIN, ['dev', 'seed', '--data', dataDir, '--posts', String(opts.seed.posts ?? 100),
       '--contacts', String(opts.seed.contacts ?? 20), '--key-bits', '2048'], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
@@ -68,7 +69,7 @@ export async function startServe(extra = [], opts = {}) {
     async stop() {
       proc.kill('SIGTERM');
       const r = await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       return r;
     },
   };

@@ -36,14 +36,16 @@ export class PodState {
   async refresh(): Promise<void> {
     try {
       if (!this.session) this.session = await this.client.session();
-      const st = await this.client.status();
+      // The status and the identity together, and the shell shows as soon
+      // as they are here; the status bar's counts follow.
+      const [st, identity] = await Promise.all([this.client.status(), this.api.identity()]);
       this.status = st;
       this.fetchedAt = this.now();
       this.uptime = st.uptime_seconds;
-      this.identity = await this.api.identity();
-      if (this.identity.exists) await this.refreshFederation();
+      this.identity = identity;
       this.connection = 'online';
       this.error = '';
+      if (identity.exists) await this.refreshFederation().catch(() => {});
     } catch (e) {
       if (e instanceof ApiError && e.loginRequired) {
         this.session = null;

@@ -15,6 +15,18 @@ export interface PostEvent {
   post_guid?: string;
 }
 
+/**
+ * Marks (performance.mark 'seedpod:first-posts') the first frame after the
+ * first page of posts of this page load was rendered: the figure the UI
+ * benchmark reports as the first stream paint (e2e/bench-ui.mjs).
+ */
+let marked = false;
+function markFirstPosts(): void {
+  if (marked || typeof requestAnimationFrame === 'undefined' || typeof performance === 'undefined') return;
+  marked = true;
+  requestAnimationFrame(() => setTimeout(() => performance.mark('seedpod:first-posts'), 0));
+}
+
 export class StreamState {
   posts = $state.raw<Post[]>([]);
   pending = $state.raw<Post[]>([]);
@@ -56,6 +68,7 @@ export class StreamState {
       this.posts = [...this.posts, ...page.filter((p) => !seen.has(p.guid))];
       if (page.length < PAGE) this.done = true;
       this.error = '';
+      if (before === undefined && page.length > 0) markFirstPosts();
     } catch (e) {
       if (gen === this.gen) this.error = e instanceof ApiError ? e.message : String(e);
     } finally {
