@@ -232,8 +232,12 @@ describe('contacts, aspects and profiles', () => {
 
     await page.getByRole('button', { name: 'Ignore', exact: true }).click();
     await page.getByText(`Ignoring ${name}`).waitFor();
-    // Ignored now: a second ignore is a conflict on the pod.
+    // Ignored now: a second ignore is a conflict on the pod, and the profile
+    // says so after a reload.
     assert.equal((await api(page, 'POST', `/api/seedpod/v1/people/${guid}/ignore`)).status, 409);
+    assert.equal((await api(page, 'GET', '/api/v1/users/' + guid)).body.ignored, true);
+    await page.reload();
+    await page.getByText('Ignored', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'Stop ignoring' }).click();
     await page.getByText(`${name}'s posts show in your stream again.`).waitFor();
     assert.equal((await api(page, 'POST', `/api/seedpod/v1/people/${guid}/ignore`)).status, 204);

@@ -252,11 +252,15 @@ func (p *Pod) User(ctx context.Context, guid string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	ignored, err := store.IsMember(ctx, p.db.R, store.SetIgnores, guid)
+	if err != nil {
+		return User{}, err
+	}
 	aspects, err := store.AspectsOf(ctx, p.db.R, guid)
 	if err != nil {
 		return User{}, err
 	}
-	o := apiv1.OtherProfile{GUID: sp.GUID, DiasporaID: sp.Handle, Name: sp.Name, Tags: sp.Tags, Blocked: blocked,
+	o := apiv1.OtherProfile{GUID: sp.GUID, DiasporaID: sp.Handle, Name: sp.Name, Tags: sp.Tags, Blocked: blocked, Ignored: ignored,
 		Closed: sp.Closed, MovedTo: sp.MovedTo, Relationship: apiv1.Relationship{Receiving: rel.Receiving, Sharing: rel.Sharing}}
 	if sp.AvatarMedium != "" {
 		o.Avatar = &apiv1.PhotoSizes{Small: sp.AvatarSmall, Medium: sp.AvatarMedium, Large: sp.AvatarLarge, Raw: sp.AvatarLarge}

@@ -330,6 +330,9 @@ type OtherProfile struct {
 	// MovedTo (Seedpod): the diaspora* ID they moved to (a received
 	// AccountMigration).
 	MovedTo string `json:"moved_to,omitempty"`
+	// Ignored (Seedpod): the user ignores them (their posts and comments
+	// are hidden from the user's streams).
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // MarshalJSON sends tags and aspects as [] when empty.

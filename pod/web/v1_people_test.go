@@ -598,7 +598,20 @@ func TestPeopleUsers(t *testing.T) {
 	if in, _ := store.IsMember(context.Background(), r.pod.DB().R, store.SetIgnores, carol); !in {
 		t.Fatal("carol not ignored")
 	}
+	// The profile says so (a Seedpod key: the profile object is open).
+	var cu struct {
+		Ignored *bool `json:"ignored"`
+	}
+	r.json("GET", V1Prefix+"/users/"+carol, nil, http.StatusOK, &cu)
+	if cu.Ignored == nil || !*cu.Ignored {
+		t.Fatalf("carol's profile: ignored %v, want true", cu.Ignored)
+	}
 	r.json("DELETE", APIPrefix+"/people/"+carol+"/ignore", nil, http.StatusNoContent, nil)
+	cu.Ignored = nil
+	r.json("GET", V1Prefix+"/users/"+carol, nil, http.StatusOK, &cu)
+	if cu.Ignored != nil {
+		t.Fatalf("carol's profile after unignoring: ignored %v, want the key absent", *cu.Ignored)
+	}
 	r.json("DELETE", APIPrefix+"/people/"+carol+"/ignore", nil, http.StatusGone, nil)
 	r.json("POST", APIPrefix+"/people/"+peopleGUID("nobody")+"/ignore", nil, http.StatusNotFound, nil)
 

@@ -36,6 +36,8 @@ export interface UserProfile {
   aspects?: AspectRef[];
   closed?: boolean;
   moved_to?: string;
+  /** Seedpod: the user ignores them (absent when not). */
+  ignored?: boolean;
 }
 
 export interface UserPhoto extends Photo {
