@@ -74,6 +74,7 @@ describe('seedpod serve in the browser', () => {
       assert.equal(new URL(page.url()).hash, '#/' + label.toLowerCase());
     }
     await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('link', { name: 'Appearance and this pod' }).click();
     const status = await page.evaluate(async () => (await fetch('/api/seedpod/v1/status')).json());
     assert.ok(status.schema_version > 1, `schema version ${status.schema_version}`);
     await page.getByTestId('about-schema').filter({ hasText: `version ${status.schema_version}` }).waitFor();
@@ -96,6 +97,7 @@ describe('seedpod serve in the browser', () => {
     await page.screenshot({ path: shotPath('serve-settings-dark.png') });
 
     // Back and forward work with hash routing.
+    await page.goBack();
     await page.goBack();
     await page.getByRole('heading', { name: 'Search', level: 1 }).waitFor();
     assert.deepEqual(problems, [], 'no script errors or CSP violations');

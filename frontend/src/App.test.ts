@@ -75,6 +75,9 @@ describe('App shell', () => {
     flushSync();
     expect(document.querySelector('h1')?.textContent).toBe('Settings');
     expect(window.location.hash).toBe('#/settings');
+    window.location.hash = '#/settings/appearance';
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    flushSync();
     expect(document.querySelector('[data-testid=about-schema]')?.textContent).toBe('version 1');
     expect(document.querySelector('nav[aria-label=Main] a[aria-current=page]')?.textContent?.trim()).toBe('Settings');
   });
