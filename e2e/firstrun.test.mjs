@@ -111,6 +111,25 @@ describe('first run and the stream', () => {
     assert.equal(p.body.public, false);
   });
 
+  test('the aspects view filters by the aspects chosen, kept in the URL', async () => {
+    await page.getByRole('link', { name: 'Aspects', exact: true }).click();
+    const group = page.getByRole('group', { name: 'Show posts from these aspects' });
+    await group.getByRole('button', { name: 'Friends' }).click();
+    await page.waitForFunction(() => /^#\/stream\/aspects\/\d+$/.test(location.hash));
+    // Friends: my public posts, not the post limited to Family and Work.
+    await page.locator('article.post').filter({ hasText: 'Hello world from #seedpod' }).waitFor();
+    assert.equal(await page.locator('article.post').filter({ hasText: 'Only for family and work' }).count(), 0);
+    await group.getByRole('button', { name: 'Family' }).click();
+    await page.locator('article.post').filter({ hasText: 'Only for family and work' }).waitFor();
+    assert.equal(await group.getByRole('button', { name: 'Family' }).getAttribute('aria-pressed'), 'true');
+    await shotBoth(page, 'stream-aspects');
+    await page.reload();
+    await page.locator('article.post').filter({ hasText: 'Only for family and work' }).waitFor();
+    await group.getByRole('button', { name: 'All aspects' }).click();
+    await page.waitForFunction(() => location.hash === '#/stream/aspects');
+    await page.getByRole('link', { name: 'Stream', exact: true }).first().click();
+  });
+
   test('live: a post written elsewhere appears; while reading further down it waits above', async () => {
     // A post from another tab shows up at once while this one is at the top.
     const other = await ctx.newPage();

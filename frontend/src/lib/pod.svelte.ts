@@ -10,6 +10,15 @@ export const POLL_MS = 5000;
  * pod answers. It polls the status, and between polls the uptime ticks on
  * locally so the status bar stays alive without a request a second.
  */
+/** The other (not revoked) devices, and those connected and caught up. */
+export function devicesInSync(ds: { this: boolean; revoked: boolean; connected: boolean; caught_up: boolean }[]): {
+  others: number;
+  inSync: number;
+} {
+  const others = ds.filter((d) => !d.this && !d.revoked);
+  return { others: others.length, inSync: others.filter((d) => d.connected && d.caught_up).length };
+}
+
 export class PodState {
   connection = $state<Connection>('connecting');
   session = $state<SessionInfo | null>(null);
@@ -19,6 +28,8 @@ export class PodState {
   identity = $state<Identity | null>(null);
   counts = $state<Counts | null>(null);
   relay = $state<RelayStatus | null>(null);
+  /** The identity's other devices: how many, and how many are connected and caught up (null: sync is off). */
+  devices = $state<{ others: number; inSync: number } | null>(null);
   /** Guids of own entries still waiting for a relay (outbox state "queued"). */
   queued = $state.raw<Set<string>>(new Set());
   readonly api: Pod;
@@ -59,13 +70,20 @@ export class PodState {
 
   /** The status bar's counts, the relay's state and what waits in the outbox. */
   async refreshFederation(): Promise<void> {
-    const [counts, relay, outbox] = await Promise.all([
+    const [counts, relay, outbox, devices] = await Promise.all([
       this.api.counts(),
       this.api.relay().catch(() => null),
       this.api.outbox().catch(() => []),
+      this.client
+        .request<{ sync: { on: boolean }; devices: { this: boolean; revoked: boolean; connected: boolean; caught_up: boolean }[] }>(
+          'GET',
+          '/devices',
+        )
+        .catch(() => null),
     ]);
     this.counts = counts;
     this.relay = relay;
+    this.devices = devices?.sync.on ? devicesInSync(devices.devices) : null;
     this.queued = new Set(outbox.filter((e) => e.state === 'queued').map((e) => e.guid));
   }
 
