@@ -27,6 +27,7 @@ func (s *Server) apiRoutes() {
 	s.routesKeys()
 	s.routesArchive()
 	s.routesDevices()
+	s.routeMarkupPreview()
 }
 
 // V1Prefix is where the diaspora* API v1 routes live.
