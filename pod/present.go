@@ -235,6 +235,7 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 				post.Seedpod = &apiv1.PostExtension{}
 			}
 			post.Seedpod.HTML = h
+			post.Seedpod.ContentWarning = contentWarning(r.Text)
 		}
 		built[r.GUID] = post
 	}
@@ -258,7 +259,7 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 				if strings.Contains(h, "fn:") {
 					h = p.renderPostHTML(root.Text, r.GUID, rp.MentionedPeople, mentioned)
 				}
-				post.Seedpod = &apiv1.PostExtension{HTML: h}
+				post.Seedpod = &apiv1.PostExtension{HTML: h, ContentWarning: rp.Seedpod.ContentWarning}
 			}
 		} else {
 			post.Title = postTitle("", post.Author)
@@ -358,4 +359,23 @@ func (p *Pod) postsMe(ctx context.Context) (postsMeView, error) {
 	nsfw, err := store.Field(ctx, p.db.R, "profile/nsfw")
 	v.nsfw = nsfw == "true"
 	return v, err
+}
+
+// maxContentWarning bounds the warning taken from a post's first line.
+const maxContentWarning = 200
+
+// contentWarning is the warning a post's text opens with: a first line
+// "CW: <warning>" (any case, as drafts publish it and as diaspora* users
+// write it by hand), or "" when it has none.
+func contentWarning(text string) string {
+	line, _, _ := strings.Cut(strings.TrimLeft(text, " \t\r\n"), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) < 3 || !strings.EqualFold(line[:3], "cw:") {
+		return ""
+	}
+	w := strings.TrimSpace(line[3:])
+	if r := []rune(w); len(r) > maxContentWarning {
+		w = string(r[:maxContentWarning-1]) + "…"
+	}
+	return w
 }

@@ -106,6 +106,10 @@ type PostExtension struct {
 	// sanitised HTML, safe to put into a page as it is (pod/markup);
 	// omitted when there is no text.
 	HTML string `json:"html,omitempty"`
+	// ContentWarning is the warning the post's text opens with (a first
+	// line "CW: <warning>", as drafts publish one), for clients to show
+	// the post collapsed behind it.
+	ContentWarning string `json:"content_warning,omitempty"`
 }
 
 // Delivery summarises where a post has been delivered.

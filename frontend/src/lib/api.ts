@@ -200,6 +200,8 @@ export interface NewPost {
   photos?: string[];
   poll?: { question: string; poll_answers: string[] };
   location?: { address: string; lat: number; lng: number };
+  /** Seedpod: marks the post not safe for work (the pod adds #nsfw). */
+  nsfw?: boolean;
 }
 
 /** The streams the stream screen offers (v1 names; public and tag are Seedpod's). */
