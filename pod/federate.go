@@ -741,7 +741,8 @@ var ErrFederationOff = fmt.Errorf("%w: federation is not running in this pod", E
 // FederationStatus is GET /api/seedpod/v1/relay.
 func (p *Pod) FederationStatus(ctx context.Context) (federation.Status, error) {
 	if p.fed == nil {
-		return federation.Status{State: "off"}, nil
+		n, err := p.OutboxPending(ctx)
+		return federation.Status{State: "off", OutboxPending: n}, err
 	}
 	st := p.fed.Status()
 	relayURL, err := store.Field(ctx, p.db.R, RelayURLKey)
@@ -758,6 +759,11 @@ func (p *Pod) FederationStatus(ctx context.Context) (federation.Status, error) {
 	}
 	if me.Exists() && relayURL != "" {
 		st.DiasporaID = me.Handle()
+	}
+	// What waits is counted from the outbox itself, as /counts does: the
+	// engine only counts while it runs, which it does not without a relay.
+	if st.OutboxPending, err = p.OutboxPending(ctx); err != nil {
+		return st, err
 	}
 	return st, nil
 }
