@@ -56,10 +56,27 @@ describe('first run and the stream', () => {
     await page.getByRole('progressbar', { name: 'Key generation' }).waitFor();
     await page.getByRole('heading', { name: 'Your identity is ready' }).waitFor({ timeout: 60_000 });
     assert.equal(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100');
-    await shotBoth(page, 'firstrun-key');
     id = await api(page, 'GET', '/api/seedpod/v1/identity');
     assert.equal(id.body.username, 'ana');
     assert.equal(id.body.name, 'Ana Lúcia Pérez');
+    // An avatar, cropped square in the browser, becomes the profile photo.
+    const png = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 200;
+      c.height = 120;
+      const g = c.getContext('2d');
+      g.fillStyle = '#c98a14';
+      g.fillRect(0, 0, 200, 120);
+      return c.toDataURL('image/png').split(',')[1];
+    });
+    await page.getByRole('button', { name: 'Add a profile photo' }).click();
+    await page.getByLabel('Choose a picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await page.getByLabel('Zoom').waitFor();
+    await shotBoth(page, 'firstrun-key');
+    await page.getByRole('button', { name: 'Use this photo' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your profile photo is set.' }).waitFor();
+    const me = await api(page, 'GET', '/api/v1/user');
+    assert.ok(me.body.avatar?.medium, 'the new identity has an avatar');
   });
 
   test('relay and backup steps can be skipped; a bad relay address is explained', async () => {
