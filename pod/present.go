@@ -266,7 +266,46 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		}
 		out = append(out, post)
 	}
+	if err := p.markDelivery(ctx, out, me.person.GUID); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// markDelivery sets seedpod.delivery.state on the user's own posts:
+// "queued" while the outbox still holds them (no relay has taken them),
+// "handed" once one has (GET /deliveries/:guid tells what happened next).
+func (p *Pod) markDelivery(ctx context.Context, posts []apiv1.Post, me string) error {
+	if me == "" {
+		return nil
+	}
+	var own []string
+	for _, post := range posts {
+		if post.Author.GUID == me {
+			own = append(own, post.GUID)
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	handed, err := store.LiveMembers(ctx, p.db.R, store.HandedSet, own)
+	if err != nil {
+		return err
+	}
+	for i := range posts {
+		if posts[i].Author.GUID != me {
+			continue
+		}
+		if posts[i].Seedpod == nil {
+			posts[i].Seedpod = &apiv1.PostExtension{}
+		}
+		state := "queued"
+		if handed[posts[i].GUID] {
+			state = "handed"
+		}
+		posts[i].Seedpod.Delivery = &apiv1.Delivery{State: state}
+	}
+	return nil
 }
 
 // renderHTML is text as safe HTML (pod/markup) for the API's html keys;

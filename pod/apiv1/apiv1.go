@@ -114,9 +114,10 @@ type PostExtension struct {
 
 // Delivery summarises where a post has been delivered.
 type Delivery struct {
+	// State of an own post: "queued" (no relay has it yet) or "handed".
 	State     string `json:"state"`
-	Delivered int    `json:"delivered"`
-	Total     int    `json:"total"`
+	Delivered int    `json:"delivered,omitempty"`
+	Total     int    `json:"total,omitempty"`
 }
 
 // PostPhoto is a photo embedded in a post: no guid (API.md §2).

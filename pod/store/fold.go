@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"seedpod/pod/oplog"
 )
@@ -40,6 +41,39 @@ func IsMember(ctx context.Context, q querier, set, member string) (bool, error) 
 		return false, fmt.Errorf("read %s in %s: %w", member, set, err)
 	}
 	return n > 0, nil
+}
+
+// LiveMembers says which of candidates are live members of set.
+func LiveMembers(ctx context.Context, q querier, set string, candidates []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	const chunk = 500
+	for len(candidates) > 0 {
+		n := min(chunk, len(candidates))
+		args := make([]any, 0, n+1)
+		args = append(args, set)
+		for _, c := range candidates[:n] {
+			args = append(args, c)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT DISTINCT member FROM st_set_adds WHERE name = ? AND live = 1 AND member IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read members of %s: %w", set, err)
+		}
+		for rows.Next() {
+			var m string
+			if err := rows.Scan(&m); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read members of %s: %w", set, err)
+			}
+			out[m] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read members of %s: %w", set, err)
+		}
+		candidates = candidates[n:]
+	}
+	return out, nil
 }
 
 // SetsOf are the sets member is live in, sorted.

@@ -314,3 +314,46 @@ func TestWriteRollsBackAndKeepsTheChain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// LiveMembers answers for many candidates at once, across its 500-member
+// chunks, and only for members of that set.
+func TestLiveMembers(t *testing.T) {
+	ctx := context.Background()
+	db, l := openTestLog(t)
+	var cands []string
+	if err := l.Write(ctx, func(w *Writer) error {
+		for i := range 1200 {
+			m := fmt.Sprintf("m%04d", i)
+			cands = append(cands, m)
+			if i%3 == 0 {
+				if _, err := w.Append(oplog.SetAdd{Set: "handed", Member: m}); err != nil {
+					return err
+				}
+			}
+			if i%5 == 0 {
+				if _, err := w.Append(oplog.SetAdd{Set: "other", Member: m}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LiveMembers(ctx, db.R, "handed", cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range cands {
+		want := i%3 == 0
+		if got[m] != want {
+			t.Fatalf("%s: member %v, want %v", m, got[m], want)
+		}
+	}
+	if len(got) != 400 {
+		t.Fatalf("%d live members, want 400", len(got))
+	}
+	if none, err := LiveMembers(ctx, db.R, "handed", nil); err != nil || len(none) != 0 {
+		t.Fatalf("no candidates: %v %v", none, err)
+	}
+}

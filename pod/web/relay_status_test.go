@@ -6,7 +6,8 @@ import (
 )
 
 // Without a relay, GET /relay counts what waits in the outbox as /counts
-// does (the federation engine only counts while it runs).
+// does (the federation engine only counts while it runs), and own posts say
+// they are queued (seedpod.delivery.state).
 func TestRelayStatusCountsTheOutboxWithoutARelay(t *testing.T) {
 	r := newAPIRig(t).withIdentity()
 	var st struct {
@@ -19,7 +20,17 @@ func TestRelayStatusCountsTheOutboxWithoutARelay(t *testing.T) {
 	r.json("GET", APIPrefix+"/counts", nil, http.StatusOK, &counts)
 	before := counts.OutboxPending
 	for _, body := range []string{"one", "two"} {
-		r.json("POST", V1Prefix+"/posts", map[string]any{"body": body, "public": true}, http.StatusOK, nil)
+		var p struct {
+			Seedpod struct {
+				Delivery struct {
+					State string `json:"state"`
+				} `json:"delivery"`
+			} `json:"seedpod"`
+		}
+		r.json("POST", V1Prefix+"/posts", map[string]any{"body": body, "public": true}, http.StatusOK, &p)
+		if p.Seedpod.Delivery.State != "queued" {
+			t.Fatalf("an own post without a relay: delivery state %q, want queued", p.Seedpod.Delivery.State)
+		}
 	}
 	r.json("GET", APIPrefix+"/relay", nil, http.StatusOK, &st)
 	r.json("GET", APIPrefix+"/counts", nil, http.StatusOK, &counts)

@@ -161,7 +161,8 @@ export interface Post {
   poll?: Poll;
   location?: { address: string; lat: number; lng: number };
   root?: Post;
-  seedpod?: { html?: string; edited_at?: string; content_warning?: string };
+  /** Seedpod's additions: rendered html, the edit time, a content warning, and an own post's delivery state. */
+  seedpod?: { html?: string; edited_at?: string; content_warning?: string; delivery?: { state: 'queued' | 'handed' } };
 }
 
 export interface Aspect {

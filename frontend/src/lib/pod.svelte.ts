@@ -30,8 +30,6 @@ export class PodState {
   relay = $state<RelayStatus | null>(null);
   /** The identity's other devices: how many, and how many are connected and caught up (null: sync is off). */
   devices = $state<{ others: number; inSync: number } | null>(null);
-  /** Guids of own entries still waiting for a relay (outbox state "queued"). */
-  queued = $state.raw<Set<string>>(new Set());
   readonly api: Pod;
 
   private fetchedAt = 0;
@@ -70,10 +68,10 @@ export class PodState {
 
   /** The status bar's counts, the relay's state and what waits in the outbox. */
   async refreshFederation(): Promise<void> {
-    const [counts, relay, outbox, devices] = await Promise.all([
+    // (Own posts say themselves whether they are queued: seedpod.delivery.)
+    const [counts, relay, devices] = await Promise.all([
       this.api.counts(),
       this.api.relay().catch(() => null),
-      this.api.outbox().catch(() => []),
       this.client
         .request<{ sync: { on: boolean }; devices: { this: boolean; revoked: boolean; connected: boolean; caught_up: boolean }[] }>(
           'GET',
@@ -84,7 +82,6 @@ export class PodState {
     this.counts = counts;
     this.relay = relay;
     this.devices = devices?.sync.on ? devicesInSync(devices.devices) : null;
-    this.queued = new Set(outbox.filter((e) => e.state === 'queued').map((e) => e.guid));
   }
 
   tick(): void {

@@ -105,6 +105,16 @@ describe('StreamState', () => {
     expect(s.posts.map((p) => p.guid)).toEqual(['g2']);
   });
 
+  test('a relay taking an own post refreshes it: its delivery state moves on', async () => {
+    const all = [post(1, { seedpod: { delivery: { state: 'queued' } } })];
+    const { api } = fakePod(all);
+    const s = new StreamState(api);
+    await s.open('main');
+    all[0] = post(1, { seedpod: { delivery: { state: 'handed' } } });
+    await s.onPostEvent({ kind: 'handed', post_guid: 'g1' }, false);
+    expect(s.posts[0]?.seedpod?.delivery?.state).toBe('handed');
+  });
+
   test('a page of a stream the user left is dropped', async () => {
     const { api, gate } = fakePod(range(1, 5));
     const s = new StreamState(api);
