@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,10 +201,18 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		post := base(r)
 		post.Body = r.Text
 		post.Title = postTitle(r.Title, post.Author)
+		var alts []string
 		for _, g := range r.Photos {
 			if ph, ok := photos[g]; ok {
 				post.Photos = append(post.Photos, apiv1.PostPhoto{Dimensions: photoDimensions(ph), Sizes: p.photoSizes(ctx, ph)})
+				alts = append(alts, ph.Alt)
 			}
+		}
+		if slices.ContainsFunc(alts, func(a string) bool { return a != "" }) {
+			if post.Seedpod == nil {
+				post.Seedpod = &apiv1.PostExtension{}
+			}
+			post.Seedpod.PhotoAlt = alts
 		}
 		for _, h := range mentions[r.GUID] {
 			if pe, _ := person(h); pe.GUID != "" {
@@ -260,6 +269,12 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 					h = p.renderPostHTML(root.Text, r.GUID, rp.MentionedPeople, mentioned)
 				}
 				post.Seedpod = &apiv1.PostExtension{HTML: h, ContentWarning: rp.Seedpod.ContentWarning}
+			}
+			if rp.Seedpod != nil && rp.Seedpod.PhotoAlt != nil {
+				if post.Seedpod == nil {
+					post.Seedpod = &apiv1.PostExtension{}
+				}
+				post.Seedpod.PhotoAlt = rp.Seedpod.PhotoAlt
 			}
 		} else {
 			post.Title = postTitle("", post.Author)

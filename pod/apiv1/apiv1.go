@@ -110,6 +110,11 @@ type PostExtension struct {
 	// line "CW: <warning>", as drafts publish one), for clients to show
 	// the post collapsed behind it.
 	ContentWarning string `json:"content_warning,omitempty"`
+	// PhotoAlt is the alt text of each of the post's photos, in the order
+	// of photos ("" for one without); omitted when none has any. The v1
+	// photo objects are closed, so the text travels here (diaspora*
+	// Photo.text, federated both ways).
+	PhotoAlt []string `json:"photo_alt,omitempty"`
 }
 
 // Delivery summarises where a post has been delivered.

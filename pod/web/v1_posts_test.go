@@ -282,6 +282,15 @@ func TestPostsCreate(t *testing.T) {
 		if p.Title != "A post from Alice" {
 			t.Errorf("title %q", p.Title)
 		}
+		// The alt text comes back in the order of the photos, "" for none;
+		// a post whose photos have none carries no photo_alt at all.
+		if p.Seedpod == nil || !slices.Equal(p.Seedpod.PhotoAlt, []string{"a test card", ""}) {
+			t.Errorf("photo_alt: %+v", p.Seedpod)
+		}
+		if q := r.postsCreate(map[string]any{"body": "no alt", "public": true,
+			"photos": []string{r.postsPhoto(map[string]string{"pending": "true"}).GUID}}); q.Seedpod != nil && q.Seedpod.PhotoAlt != nil {
+			t.Errorf("photo_alt without alt text: %v", q.Seedpod.PhotoAlt)
+		}
 		var got apiv1.Photo
 		b := r.json("GET", V1Prefix+"/photos/"+ph1.GUID, nil, http.StatusOK, &got)
 		apiv1test.Validate(t, "photo", b)
