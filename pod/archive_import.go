@@ -197,6 +197,24 @@ func (p *Pod) ImportArchive(ctx context.Context, r io.Reader, photos io.ReaderAt
 	return out, nil
 }
 
+// CanImportArchive answers before an archive is read whether this pod
+// could take one at all: ErrConflict when it has an identity of its own
+// (made here, not imported), which no archive can replace. A pod whose
+// identity came from an archive may take that archive again, which only
+// the archive itself can tell (importIdentityCheck).
+func (p *Pod) CanImportArchive(ctx context.Context) error {
+	me, err := peopleReadMe(ctx, p.db.R)
+	if err != nil || !me.Exists() {
+		return err
+	}
+	prev, err := store.Field(ctx, p.db.R, PreviousIDKey)
+	if err != nil || prev != "" {
+		return err
+	}
+	return fmt.Errorf("%w: this pod has its own identity (%s); an archive can only be imported into a new pod",
+		ErrConflict, me.Handle())
+}
+
 // importIdentityCheck reports whether the pod has no identity yet (true)
 // or the archive's (false), and ErrConflict for any other.
 func (p *Pod) importIdentityCheck(ctx context.Context, q store.Querier, a *archive.Archive) (bool, error) {

@@ -327,6 +327,12 @@ func (s *Server) handleImport(j *archiveJobs, w http.ResponseWriter, r *http.Req
 	bad := func(format string, args ...any) {
 		s.fail(w, r, fmt.Errorf("%w: "+format, append([]any{pod.ErrInvalid}, args...)...))
 	}
+	// A pod with an identity of its own can take no archive: say so before
+	// the upload is read, not later from a job.
+	if err := s.pod.CanImportArchive(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "multipart/form-data" {
 		bad("send the archive as multipart/form-data with the file field \"archive\" (and \"photos\" for the photos zip)")
