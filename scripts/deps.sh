@@ -33,8 +33,9 @@ pkgs=()
 [ "$what" = serve ] || pkgs+=(build-essential pkg-config libgtk-3-dev libwebkit2gtk-4.1-dev)
 if [ "$what" = test ]; then
   # xauth is only Recommended by xvfb, and xvfb-run needs it; imagemagick
-  # checks screenshots; fonts so text renders the same everywhere.
-  pkgs+=(xvfb xauth x11-utils xdotool imagemagick chromium fonts-dejavu-core iproute2)
+  # checks screenshots; fonts so text renders the same everywhere;
+  # dbus-daemon: notify/ tests start a private session bus.
+  pkgs+=(xvfb xauth x11-utils xdotool imagemagick chromium fonts-dejavu-core iproute2 dbus-daemon)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
