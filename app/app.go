@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/logger"
@@ -42,10 +43,57 @@ type Options struct {
 	// responses, so the page gets them as Wails events instead of
 	// server-sent events: EventName, with {type, data}.
 	Events func(ctx context.Context, fn func(typ string, data []byte))
+	// OnStart, when set, runs beside the window from startup until it
+	// closes (ctx ends then): the OS notifications. w opens routes and
+	// tells the window's focus.
+	OnStart func(ctx context.Context, w *Window)
 }
 
 // EventName is the Wails event that carries the pod's live events to the page.
 const EventName = "seedpod:event"
+
+// OpenEventName is the Wails event Go emits when the user clicks an OS
+// notification: {route: "#/post/<guid>"} (or "#/conversations/<guid>",
+// "#/people/<guid>", "#/notifications"). The page navigates there.
+const OpenEventName = "seedpod:open"
+
+// FocusEventName is the Wails event the page emits on window focus and blur
+// (and visibilitychange): {focused: bool}. Wails v2 cannot tell the window's
+// focus, and GTK must not be asked from another thread; until the page
+// says, the window counts as not focused (OS notifications are shown).
+const FocusEventName = "seedpod:focus"
+
+// Window is what code beside the window may do with it.
+type Window struct {
+	ctx     context.Context
+	focused atomic.Bool
+}
+
+// Open brings the window up (unminimised, presented) and asks the page to
+// show route.
+func (w *Window) Open(route string) {
+	runtime.WindowUnminimise(w.ctx)
+	runtime.WindowShow(w.ctx)
+	runtime.EventsEmit(w.ctx, OpenEventName, map[string]string{"route": route})
+}
+
+// Focused reports what the page last said about the window's focus.
+func (w *Window) Focused() bool { return w.focused.Load() }
+
+// onFocus reads the page's focus event: {focused: bool}, or a bare bool.
+func (w *Window) onFocus(data ...any) {
+	if len(data) == 0 {
+		return
+	}
+	switch v := data[0].(type) {
+	case bool:
+		w.focused.Store(v)
+	case map[string]any:
+		if f, ok := v["focused"].(bool); ok {
+			w.focused.Store(f)
+		}
+	}
+}
 
 // Run opens the window and blocks until it is closed.
 func Run(opts Options) error {
@@ -59,7 +107,7 @@ func Run(opts Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	stopEvents := func() {}
+	stopEvents, stopSide := func() {}, func() {}
 	err := wails.Run(&options.App{
 		Title:     "Seedpod",
 		Width:     1280,
@@ -81,6 +129,14 @@ func Run(opts Options) error {
 			},
 		},
 		OnStartup: func(ctx context.Context) {
+			if opts.OnStart != nil {
+				w := &Window{ctx: ctx}
+				runtime.EventsOn(ctx, FocusEventName, w.onFocus)
+				sctx, cancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				stopSide = func() { cancel(); <-done }
+				go func() { defer close(done); opts.OnStart(sctx, w) }()
+			}
 			if opts.Events == nil {
 				return
 			}
@@ -90,7 +146,7 @@ func Run(opts Options) error {
 				runtime.EventsEmit(ctx, EventName, map[string]any{"type": typ, "data": json.RawMessage(data)})
 			})
 		},
-		OnShutdown: func(context.Context) { stopEvents() },
+		OnShutdown: func(context.Context) { stopEvents(); stopSide() },
 		OnDomReady: func(context.Context) { log.Info("window: dom ready") },
 		Logger:     slogAdapter{log},
 		LogLevel:   logger.WARNING,

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"seedpod/pod"
@@ -91,6 +92,9 @@ type Server struct {
 	static   http.Handler
 	pod      *pod.Pod  // nil when the backend is not a pod (tests of the shell)
 	events   *eventHub // the live events (nil without a pod)
+	// osService is the OS notification service's state as the window
+	// reports it (SetOSService); nil: not known yet.
+	osService atomic.Pointer[string]
 }
 
 // New builds the handler. In ModeServe, Options.Host must be set.
@@ -119,6 +123,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET "+APIPrefix+"/session", s.handleSession)
 	s.mux.HandleFunc("DELETE "+APIPrefix+"/session", s.handleLogout)
 	s.apiRoutes()
+	s.routesSettings()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no API route "+r.Method+" "+r.URL.Path)
 	})
