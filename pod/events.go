@@ -24,6 +24,7 @@ const (
 	EventAspects      = "aspects"      // an aspect was created, renamed, reordered or deleted
 	EventContacts     = "contacts"     // aspect membership, sharing, blocks or ignores changed
 	EventFederation   = "federation"   // the relay was set up, or an outbox entry was handed to it
+	EventFilters      = "filters"      // a mute filter was created, changed or deleted: reload streams
 )
 
 // Event is one live update: what to reload. Data is small on purpose: the
@@ -101,6 +102,10 @@ func (t *EventTranslator) Translate(ctx context.Context, changes []store.Change)
 				add(EventPost, "reported", strings.TrimPrefix(c.Key, "report/"), "")
 			case c.Key == RelayURLKey:
 				add(EventFederation, "relay", "", "")
+			case strings.HasPrefix(c.Key, "filter/"):
+				if fid, ok := store.FilterIDOfKey(c.Key); ok {
+					add(EventFilters, "filter", fid, "")
+				}
 			}
 		case oplog.KindDraftWrite:
 			switch {
@@ -124,6 +129,8 @@ func (t *EventTranslator) Translate(ctx context.Context, changes []store.Change)
 				add(EventConversation, "hidden", c.Member, "")
 			case c.Key == store.HandedSet:
 				add(EventFederation, "handed", c.Member, "")
+			case c.Key == store.SetFilters:
+				add(EventFilters, "filter", c.Member, "")
 			}
 		case oplog.KindReadUpTo:
 			switch {

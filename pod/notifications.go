@@ -50,7 +50,21 @@ func (p *Pod) Notifications(ctx context.Context, o NotificationListOptions) (Not
 		y, m, d := o.OnlyAfter.UTC().Date()
 		q.Since, q.HasSince = time.Date(y, m, d, 0, 0, 0, 0, time.UTC).UnixMilli(), true
 	}
-	rows, err := store.Notifications(ctx, p.db.R, q, p.cfg.Now())
+	// Mute filters (pod/filters.go) leave notifications out; the page's
+	// edges are the rows examined, left-out ones included.
+	fs, err := p.activeFilters(ctx, FilterNotifications)
+	if err != nil {
+		return NotificationPage{}, err
+	}
+	fetch := func(after *store.Notification) ([]store.Notification, error) {
+		b := q
+		if after != nil {
+			b.Time, b.GUID = after.CreatedAt, after.GUID
+		}
+		return store.Notifications(ctx, p.db.R, b, p.cfg.Now())
+	}
+	drop := func(ns []store.Notification) ([]bool, error) { return filterNotifications(ctx, p.db.R, fs, ns) }
+	rows, first, last, err := scanFiltered(q.Limit, q.Limit, fetch, drop)
 	if err != nil {
 		return NotificationPage{}, err
 	}
@@ -63,9 +77,9 @@ func (p *Pod) Notifications(ctx context.Context, o NotificationListOptions) (Not
 		}
 		page.Notifications = append(page.Notifications, v)
 	}
-	if k := len(rows); k > 0 {
-		page.First = apiv1.Cursor{Time: conversationsTime(rows[0].CreatedAt), GUID: rows[0].GUID}
-		page.Last = apiv1.Cursor{Time: conversationsTime(rows[k-1].CreatedAt), GUID: rows[k-1].GUID}
+	if first != nil {
+		page.First = apiv1.Cursor{Time: conversationsTime(first.CreatedAt), GUID: first.GUID}
+		page.Last = apiv1.Cursor{Time: conversationsTime(last.CreatedAt), GUID: last.GUID}
 	}
 	return page, nil
 }
@@ -237,5 +251,11 @@ func (p *Pod) Counts(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, err
 	}
+	// What the mute filters leave out of the list is not counted either.
+	filtered, err := p.filteredUnread(ctx)
+	if err != nil {
+		return Counts{}, err
+	}
+	c.Notifications = max(c.Notifications-filtered, 0)
 	return Counts{NotificationsUnread: c.Notifications, ConversationsUnread: c.Conversations, Drafts: drafts, OutboxPending: outbox}, nil
 }

@@ -265,10 +265,17 @@ func (p *Pod) searchResults(ctx context.Context, hits []store.SearchHit, terms s
 				list = append(list, r)
 			}
 		}
+		// Mute filters (pod/filters.go): hidden posts are left out (the
+		// cursor has moved past them), collapsed ones marked.
+		list, marks, err := p.filterSearchPosts(ctx, list)
+		if err != nil {
+			return nil, err
+		}
 		presented, err := p.PresentPosts(ctx, list)
 		if err != nil {
 			return nil, err
 		}
+		markFiltered(presented, marks)
 		for _, pp := range presented {
 			posts[pp.GUID] = pp
 		}

@@ -85,7 +85,21 @@ func (p *Pod) Stream(ctx context.Context, sq StreamQuery, page apiv1.TimePage) (
 	default:
 		return PostPage{}, fmt.Errorf("%w: no stream %q", ErrNotFound, sq.Name)
 	}
-	rows, err := store.StreamPosts(ctx, p.db.R, s, postsTimeBound(page))
+	at := func(r store.PostRow) int64 {
+		if s.Kind == store.StreamActivity {
+			return r.InteractedAt
+		}
+		return r.CreatedAt
+	}
+	// Mute filters (pod/filters.go) act on every stream but a person's
+	// posts; the page's edges are the rows examined, hidden ones included.
+	var fs *filterSet
+	if sq.Name != StreamPerson {
+		if fs, err = p.activeFilters(ctx, FilterStreams); err != nil {
+			return PostPage{}, err
+		}
+	}
+	rows, first, last, marks, err := p.filteredStream(ctx, s, postsTimeBound(page), fs, at)
 	if err != nil {
 		return PostPage{}, err
 	}
@@ -93,16 +107,11 @@ func (p *Pod) Stream(ctx context.Context, sq StreamQuery, page apiv1.TimePage) (
 	if err != nil {
 		return PostPage{}, err
 	}
+	markFiltered(posts, marks)
 	out := PostPage{Posts: posts}
-	if n := len(rows); n > 0 {
-		at := func(r store.PostRow) int64 {
-			if s.Kind == store.StreamActivity {
-				return r.InteractedAt
-			}
-			return r.CreatedAt
-		}
-		out.First = apiv1.Cursor{Time: postsTime(at(rows[0])), GUID: rows[0].GUID}
-		out.Last = apiv1.Cursor{Time: postsTime(at(rows[n-1])), GUID: rows[n-1].GUID}
+	if first != nil {
+		out.First = apiv1.Cursor{Time: postsTime(at(*first)), GUID: first.GUID}
+		out.Last = apiv1.Cursor{Time: postsTime(at(*last)), GUID: last.GUID}
 	}
 	return out, nil
 }

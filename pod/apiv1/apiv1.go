@@ -115,6 +115,23 @@ type PostExtension struct {
 	// photo objects are closed, so the text travels here (diaspora*
 	// Photo.text, federated both ways).
 	PhotoAlt []string `json:"photo_alt,omitempty"`
+	// Filtered is set when the user's mute filters collapse the post
+	// (pod/filters.go): the client shows it folded, saying why.
+	Filtered *PostFiltered `json:"filtered,omitempty"`
+}
+
+// PostFiltered says which mute filters matched a post shown collapsed.
+// Action is always "collapse" (a "hide" filter leaves the post out).
+type PostFiltered struct {
+	Action  string      `json:"action"`
+	Filters []FilterRef `json:"filters"`
+}
+
+// FilterRef names a mute filter that matched: its id, kind and value.
+type FilterRef struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 // Delivery summarises where a post has been delivered.

@@ -27,6 +27,7 @@ func (s *Server) apiRoutes() {
 	s.routesKeys()
 	s.routesArchive()
 	s.routesDevices()
+	s.routesFilters()
 	s.routeMarkupPreview()
 }
 
