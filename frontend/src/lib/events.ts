@@ -20,7 +20,7 @@ function wailsRuntime(): WailsRuntime | undefined {
 
 export type Handler = (type: string, data: Record<string, string>) => void;
 
-const TYPES = ['post', 'notification', 'conversation', 'draft', 'profile', 'aspects', 'contacts', 'federation', 'reset'];
+const TYPES = ['post', 'notification', 'conversation', 'draft', 'profile', 'aspects', 'contacts', 'federation', 'filters', 'reset'];
 
 export class LiveEvents {
   private src: EventSource | null = null;

@@ -9,6 +9,8 @@ export const SECTIONS = [
   { id: 'profile', label: 'Profile' },
   { id: 'relay', label: 'Relay' },
   { id: 'devices', label: 'Devices' },
+  { id: 'notifications', label: 'Notifications' },
+  { id: 'filters', label: 'Mute filters' },
   { id: 'drafts', label: 'Drafts folder' },
   { id: 'export', label: 'Export and import' },
   { id: 'keys', label: 'Key backup' },
