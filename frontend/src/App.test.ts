@@ -58,7 +58,7 @@ describe('App shell', () => {
     const links = [...document.querySelectorAll('nav[aria-label=Main] a')].map((a) => a.querySelector('.label')?.textContent?.trim());
     expect(links).toEqual(['Stream', 'Contacts', 'Conversations', 'Notifications', 'Drafts', 'Search', 'Settings']);
     const badges = [...document.querySelectorAll('nav[aria-label=Main] .badge')].map((b) => b.getAttribute('aria-label'));
-    expect(badges).toEqual(['2 new', '1 new']);
+    expect(badges).toEqual(['2 new', '1 draft']);
     expect(document.querySelector('.identity')?.textContent).toContain('ana@relay.example');
     expect(document.querySelector('[data-testid=relay-state]')?.textContent).toContain('Local only');
     expect(document.querySelector('[data-testid=pod-state]')?.textContent).toContain('Pod running');
