@@ -6,6 +6,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { api, launchBrowser, shotBoth, shotPath, startServe } from './harness.mjs';
 
+/** Polls fn until it returns something truthy. */
+async function until(fn, what, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 let browser;
 before(async () => {
   browser = await launchBrowser();
@@ -148,9 +158,53 @@ describe('conversations', () => {
     );
   });
 
+  test('more conversations than a page: scrolling the list loads the rest, each once', async () => {
+    // The list reads 30 a page (CONVERSATIONS_PAGE in lib/conversations.ts).
+    const PAGE = 30;
+    const [a] = mutual;
+    for (let i = 1; i <= 2 * PAGE + 4; i++) {
+      const r = await api(page, 'POST', '/api/v1/conversations', { subject: `Thread ${i}`, body: `Message ${i}`, recipients: [a.person.guid] });
+      assert.equal(r.status, 201);
+    }
+    // everything the pod lists, following its Link pages
+    const want = [];
+    for (let path = '/api/v1/conversations?per_page=100'; path; ) {
+      const r = await page.evaluate(async (p) => {
+        const res = await fetch(p, { headers: { Accept: 'application/json' } });
+        return { body: await res.json(), link: res.headers.get('Link') ?? '' };
+      }, path);
+      want.push(...r.body.map((c) => c.guid));
+      path = r.body.length ? (/<([^>]*)>;\s*rel="next"/.exec(r.link)?.[1] ?? '') : '';
+    }
+    assert.equal(want.length, 2 * PAGE + 5);
+    await page.goto(pod.base + '/#/conversations');
+    await page.reload();
+    const list = page.getByRole('list', { name: 'Conversations' });
+    await items().nth(PAGE - 1).waitFor();
+    const guids = async () => list.locator('a.item').evaluateAll((els) => els.map((e) => decodeURIComponent(e.getAttribute('href').split('/').pop())));
+    assert.equal((await guids()).length, PAGE, 'one page first');
+    // a window taller than two pages: they load one after the other without scrolling
+    await page.setViewportSize({ width: 1280, height: 4200 });
+    await until(async () => (await guids()).length === want.length, 'every page in a tall window');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.reload();
+    await items().nth(PAGE - 1).waitFor();
+    assert.equal((await guids()).length, PAGE, 'one page again');
+    for (let i = 0; i < 10 && (await guids()).length < want.length; i++) {
+      await list.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+      await page.waitForTimeout(300);
+    }
+    const got = await guids();
+    assert.equal(new Set(got).size, got.length, 'no conversation twice');
+    assert.deepEqual(got, want, 'all of them, latest activity first');
+    await page.getByRole('button', { name: /older conversations/ }).waitFor({ state: 'detached' });
+    await list.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await shotBoth(page, 'conversations-list-end');
+  });
+
   test('a 360 px window shows the list, then the thread alone with a way back', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
-    await items().first().getByRole('link').click();
+    await items().filter({ hasText: 'Picnic on Saturday' }).getByRole('link').click();
     await page.getByRole('heading', { name: 'Picnic on Saturday' }).waitFor();
     assert.equal(await page.getByRole('list', { name: 'Conversations' }).isVisible(), false);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -5,7 +5,7 @@
 // subscribe/mute, hide, report, delete, live updates.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { api, launchBrowser, shotBoth, startServe } from './harness.mjs';
+import { api, launchBrowser, shotBoth, shotPath, startServe } from './harness.mjs';
 
 let browser;
 before(async () => {
@@ -371,6 +371,118 @@ describe('posts and interactions', () => {
     assert.equal((await api(page, 'GET', `/api/v1/posts/${r.body.guid}`)).status, 404);
     await page.goto(`${pod.base}/#/post/${r.body.guid}`);
     await page.getByRole('heading', { name: 'Post not found' }).waitFor();
+  });
+
+  test('post view: more comments than a page: the rest load on request, each once, and a new one comes last', async () => {
+    // The post view reads comments 50 a page (COMMENTS_PAGE in lib/post.ts).
+    const PAGE = 50;
+    const r = await api(page, 'POST', '/api/v1/posts', { body: 'A post with a long thread', public: true });
+    assert.ok(r.body.guid, JSON.stringify(r.body));
+    const guid = r.body.guid;
+    for (let i = 1; i <= PAGE + 7; i++) {
+      const c = await api(page, 'POST', `/api/v1/posts/${guid}/comments`, { body: `Comment number ${i}` });
+      assert.equal(c.status, 201);
+    }
+    const all = (await api(page, 'GET', `/api/v1/posts/${guid}/comments?per_page=100`)).body;
+    assert.equal(all.length, PAGE + 7);
+    await openPost(guid);
+    const items = page.locator('.comments li.comment');
+    await items.nth(PAGE - 1).waitFor();
+    assert.equal(await items.count(), PAGE, 'one page first');
+    const more = page.getByRole('button', { name: 'Show 7 more comments' });
+    await more.scrollIntoViewIfNeeded();
+    await shotBoth(page, 'post-view-more-comments');
+    await more.click();
+    await items.nth(PAGE + 6).waitFor();
+    await more.waitFor({ state: 'detached' });
+    assert.deepEqual(
+      await items.evaluateAll((els) => els.map((e) => e.dataset.guid)),
+      all.map((c) => c.guid),
+      'every comment once, oldest first',
+    );
+    assert.equal(await page.locator('#comments-title .muted').textContent(), String(PAGE + 7));
+
+    // Opened again: a comment written before the rest are loaded brings them in first.
+    await openPost(guid);
+    await items.nth(PAGE - 1).waitFor();
+    const box = page.getByLabel('Write a comment');
+    await box.fill('The last word');
+    await box.press('Control+Enter');
+    await items.nth(PAGE + 7).waitFor();
+    await until(async () => (await items.last().textContent()).includes('The last word'), 'my comment, last');
+    const guids = await items.evaluateAll((els) => els.map((e) => e.dataset.guid));
+    assert.equal(new Set(guids).size, guids.length, 'no comment twice');
+    assert.equal(guids.length, PAGE + 8);
+    assert.equal(await page.getByRole('button', { name: /more comments/ }).count(), 0);
+  });
+
+  test('stream: a post my word filter collapses says why, links to the filters, and opens on request', async () => {
+    const posts = (await api(page, 'GET', '/api/v1/streams/main?per_page=15')).body;
+    const word = (p) => (p.body.match(/\b[A-Za-z]{6,}\b/) ?? [])[0];
+    const p = posts.find((x) => x.author.diaspora_id !== me && x.post_type === 'StatusMessage' && !x.seedpod?.content_warning && !x.nsfw && word(x));
+    assert.ok(p, 'a remote post with a word to filter');
+    const value = word(p).toLowerCase();
+    const f = await api(page, 'POST', '/api/seedpod/v1/filters', { kind: 'word', value, action: 'collapse' });
+    assert.equal(f.status, 201, JSON.stringify(f.body));
+    try {
+      const marked = (await api(page, 'GET', '/api/v1/streams/main?per_page=15')).body.find((x) => x.guid === p.guid);
+      assert.equal(marked?.seedpod?.filtered?.action, 'collapse');
+      await page.goto(`${pod.base}/#/stream`);
+      await page.reload();
+      const c = card(p.guid);
+      await c.waitFor();
+      await c.getByTestId('filtered-reason').filter({ hasText: `Collapsed by your filter: the word “${value}”` }).waitFor();
+      assert.equal(await c.locator('.body').count(), 0, 'the text stays folded');
+      assert.equal(await c.getByRole('link', { name: 'Filters' }).getAttribute('href'), '#/settings/filters');
+      await c.scrollIntoViewIfNeeded();
+      await shotBoth(page, 'post-card-filtered');
+      await page.setViewportSize({ width: 360, height: 740 });
+      await c.scrollIntoViewIfNeeded();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the stream scrolls sideways by ${overflow}px`);
+      await page.screenshot({ path: shotPath('post-card-filtered-360.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await c.scrollIntoViewIfNeeded();
+      await c.getByRole('button', { name: /^Show anyway/ }).click();
+      await c.locator('.body').waitFor();
+      assert.equal(await c.getByTestId('filtered-reason').count(), 0);
+    } finally {
+      await api(page, 'DELETE', `/api/seedpod/v1/filters/${f.body.id}`);
+    }
+  });
+
+  test('photos carry their alt text; one without is decoration (alt="")', async () => {
+    const upload = (alt) =>
+      page.evaluate(async (alt) => {
+        const c = document.createElement('canvas');
+        c.width = 120;
+        c.height = 80;
+        const g = c.getContext('2d');
+        g.fillStyle = '#2f7d5b';
+        g.fillRect(0, 0, 120, 80);
+        const blob = await new Promise((res) => c.toBlob(res, 'image/png'));
+        const f = new FormData();
+        f.append('image', blob, 'green.png');
+        f.append('pending', 'true');
+        if (alt) f.append('alt', alt);
+        const { csrf_token } = await (await fetch('/api/seedpod/v1/session')).json();
+        const r = await fetch('/api/v1/photos', { method: 'POST', headers: { 'X-CSRF-Token': csrf_token ?? '' }, body: f });
+        return { status: r.status, body: await r.json() };
+      }, alt);
+    const a = await upload('A green field at dusk');
+    const b = await upload('');
+    assert.ok(a.body.guid && b.body.guid, JSON.stringify([a, b]));
+    const r = await api(page, 'POST', '/api/v1/posts', { body: 'Two photos', public: true, photos: [a.body.guid, b.body.guid] });
+    assert.ok(r.body.guid, JSON.stringify(r.body));
+    const got = await getPost(r.body.guid);
+    await openPost(r.body.guid);
+    const imgs = card(r.body.guid).locator('.photos img');
+    await imgs.nth(1).waitFor();
+    const alts = await imgs.evaluateAll((els) => els.map((e) => e.getAttribute('alt')));
+    const want = got.seedpod?.photo_alt ?? ['', ''];
+    assert.deepEqual(alts, want.map((x) => x ?? ''));
+    assert.ok(alts.includes('A green field at dusk'), `the alt text reaches the img (${JSON.stringify(alts)})`);
+    assert.ok(alts.includes(''));
   });
 
   test('a 360 px window', async () => {

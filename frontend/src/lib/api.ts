@@ -36,6 +36,45 @@ export class ApiError extends Error {
 
 type Fetch = typeof fetch;
 
+/** An answer with the headers that matter: the ETag, verbatim (quotes kept), and the Link pages. */
+export interface Reply<T> {
+  data: T;
+  etag: string;
+  /** rel → a path (with its query) on this pod, e.g. links.next. */
+  links: Record<string, string>;
+  headers: Headers;
+}
+
+/**
+ * Reads a Link header (RFC 8288) into rel → path: `<url>; rel="next"`,
+ * several links separated by commas, rel quoted or not and possibly naming
+ * several rels ("next last"). Each URL is resolved against `base` (the path
+ * that was requested) and kept as path + query, so the Client can request it
+ * as a raw path whatever host the pod wrote. The first link of a rel wins;
+ * a missing or unreadable header gives {}.
+ */
+export function parseLink(header: string | null | undefined, base = '/'): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  // <url> then parameters up to the next "<" that starts a link
+  const re = /<([^>]*)>([^<]*)/g;
+  for (let m = re.exec(header); m; m = re.exec(header)) {
+    const href = m[1] ?? '';
+    const params = m[2] ?? '';
+    const rel = /(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params);
+    if (!rel) continue;
+    let path: string;
+    try {
+      const u = new URL(href, new URL(base, 'http://pod.invalid'));
+      path = u.pathname + u.search;
+    } catch {
+      continue;
+    }
+    for (const r of (rel[1] ?? rel[2] ?? '').toLowerCase().split(/\s+/).filter(Boolean)) out[r] ??= path;
+  }
+  return out;
+}
+
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export class Client {
@@ -45,12 +84,21 @@ export class Client {
 
   /** One API call; `raw` paths are used as they are (the v1 routes), others get the Seedpod prefix. */
   async request<T>(method: string, path: string, body?: unknown, raw = false, extra: Record<string, string> = {}): Promise<T> {
+    return (await this.reply<T>(method, path, body, raw, extra)).data;
+  }
+
+  /**
+   * The same call, with what the headers say: the ETag (for If-Match) and
+   * the Link header's pages as paths this Client can request (raw).
+   */
+  async reply<T>(method: string, path: string, body?: unknown, raw = false, extra: Record<string, string> = {}): Promise<Reply<T>> {
     const headers: Record<string, string> = { Accept: 'application/json', ...extra };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (!SAFE.has(method) && this.csrf) headers['X-CSRF-Token'] = this.csrf;
+    const url = raw ? path : API + path;
     let resp: Response;
     try {
-      resp = await this.fetchFn(raw ? path : API + path, {
+      resp = await this.fetchFn(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -59,7 +107,8 @@ export class Client {
     } catch (e) {
       throw new ApiError(0, 'unreachable', `The pod is not reachable (${(e as Error).message}).`);
     }
-    if (resp.status === 204) return undefined as T;
+    const meta = { headers: resp.headers, etag: resp.headers.get('ETag') ?? '', links: parseLink(resp.headers.get('Link'), url) };
+    if (resp.status === 204) return { data: undefined as T, ...meta };
     const text = await resp.text();
     let data: unknown;
     try {
@@ -71,7 +120,7 @@ export class Client {
       const e = (data ?? {}) as { error?: string; message?: string };
       throw new ApiError(resp.status, e.error ?? 'http_' + resp.status, e.message ?? `The pod answered ${resp.status}.`);
     }
-    return data as T;
+    return { data: data as T, ...meta };
   }
 
   /** Posts a multipart form (uploads) to a Seedpod path. */
@@ -104,6 +153,29 @@ export class Client {
     await this.request<void>('DELETE', '/session');
     this.csrf = '';
   }
+}
+
+/** A list read page by page: what is shown and where the next page is ("" at the end). */
+export interface Paged<T> {
+  items: T[];
+  next: string;
+}
+
+/**
+ * Adds a page to a list: items already there (same guid) are not added
+ * again, and `next` is kept only while the page was full. Time-paged lists
+ * (comments, conversations) offer a next link after every non-empty page, so a short page
+ * is the end.
+ */
+export function addPage<T extends { guid: string }>(prev: readonly T[], page: readonly T[], next: string | undefined, perPage: number): Paged<T> {
+  const seen = new Set(prev.map((x) => x.guid));
+  const items = [...prev];
+  for (const x of page) {
+    if (seen.has(x.guid)) continue;
+    seen.add(x.guid);
+    items.push(x);
+  }
+  return { items, next: next && page.length >= perPage ? next : '' };
 }
 
 // ---- The pod's data, as the API shapes it (docs/api.md, ../shared/API.md §2).
@@ -161,8 +233,32 @@ export interface Post {
   poll?: Poll;
   location?: { address: string; lat: number; lng: number };
   root?: Post;
-  /** Seedpod's additions: rendered html, the edit time, a content warning, and an own post's delivery state. */
-  seedpod?: { html?: string; edited_at?: string; content_warning?: string; delivery?: { state: 'queued' | 'handed' } };
+  /**
+   * Seedpod's additions: rendered html, the edit time, a content warning, an
+   * own post's delivery state, the photos' alt texts (in the order of
+   * photos, "" for none) and the mute filters that collapse it.
+   */
+  seedpod?: {
+    html?: string;
+    edited_at?: string;
+    content_warning?: string;
+    delivery?: { state: 'queued' | 'handed' };
+    photo_alt?: string[];
+    filtered?: Filtered;
+  };
+}
+
+/** One of my mute filters: a word, a tag, a person (diaspora* ID) or a pod (host). */
+export interface MuteFilter {
+  id: string;
+  kind: 'word' | 'tag' | 'person' | 'pod';
+  value: string;
+}
+
+/** Why a post is shown collapsed: the filters of mine that match it. */
+export interface Filtered {
+  action: 'collapse';
+  filters: MuteFilter[];
 }
 
 export interface Aspect {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { appendMessage, groupMessages, isSendKey, newConversationProblem, participantsLabel, pickable, type Message } from './conversations';
+import { Client } from './api';
+import { CONVERSATIONS_PAGE, ConversationsApi, appendMessage, groupMessages, isSendKey, newConversationProblem, participantsLabel, pickable, type Message } from './conversations';
 import type { ContactEntry } from './people';
 
 const person = (guid: string, name = guid) => ({ guid, diaspora_id: `${guid}@pod.example`, name });
@@ -73,4 +74,56 @@ test('isSendKey', () => {
   expect(isSendKey({ key: 'Enter', ctrlKey: false, metaKey: true })).toBe(true);
   expect(isSendKey({ key: 'Enter', ctrlKey: false, metaKey: false })).toBe(false);
   expect(isSendKey({ key: 'a', ctrlKey: true, metaKey: false })).toBe(false);
+});
+
+describe('ConversationsApi.list', () => {
+  const conv = (i: number) => ({ guid: 'c' + i, subject: 's' + i, created_at: '', read: true, participants: [] });
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => conv(from + i));
+  const P = CONVERSATIONS_PAGE;
+
+  // The pod's pages: newest activity first, Link next after every non-empty page.
+  function pod(pages: Record<string, unknown[]>) {
+    const urls: string[] = [];
+    const f = (async (url: string) => {
+      urls.push(url);
+      const items = pages[url];
+      if (!items) return new Response('{"error":"not_found","message":"no such page"}', { status: 404 });
+      const n = Object.keys(pages).indexOf(url) + 1;
+      const headers: Record<string, string> = items.length
+        ? { Link: `<http://127.0.0.1:4000/api/v1/conversations?per_page=${P}&before=T${n}&cursor=k${n}>; rel="next", </api/v1/conversations?after=z>; rel="previous"` }
+        : {};
+      return new Response(JSON.stringify(items), { headers });
+    }) as unknown as typeof fetch;
+    return { api: new ConversationsApi(new Client(f)), urls };
+  }
+
+  test('follows next pages to the end, each conversation once', async () => {
+    const { api, urls } = pod({
+      [`/api/v1/conversations?per_page=${P}`]: range(0, P),
+      // c{P-1} got a new message meanwhile and shows up again
+      [`/api/v1/conversations?per_page=${P}&before=T1&cursor=k1`]: [conv(P - 1), ...range(P, P - 1)],
+      [`/api/v1/conversations?per_page=${P}&before=T2&cursor=k2`]: range(2 * P - 1, 2),
+    });
+    const first = await api.list();
+    expect(first.items).toHaveLength(P);
+    expect(first.next).toBe(`/api/v1/conversations?per_page=${P}&before=T1&cursor=k1`);
+    const all = await api.listCovering(Infinity);
+    expect(all.items.map((c) => c.guid)).toEqual(range(0, 2 * P + 1).map((c) => c.guid));
+    expect(all.next).toBe('');
+    expect(urls).toHaveLength(4);
+  });
+
+  test('a refresh reads as many pages as are shown, no more', async () => {
+    const { api, urls } = pod({
+      [`/api/v1/conversations?per_page=${P}`]: range(0, P),
+      [`/api/v1/conversations?per_page=${P}&before=T1&cursor=k1`]: range(P, P),
+      [`/api/v1/conversations?per_page=${P}&before=T2&cursor=k2`]: [],
+    });
+    expect((await api.listCovering(0)).items).toHaveLength(P);
+    expect(urls).toHaveLength(1);
+    const two = await api.listCovering(P + 1);
+    expect(two.items).toHaveLength(2 * P);
+    expect(two.next).not.toBe('');
+    expect(urls).toHaveLength(3);
+  });
 });

@@ -1,6 +1,6 @@
 // Private conversations: the calls and the pure logic behind the
 // conversations screen.
-import { V1, type Client, type Person } from './api';
+import { V1, addPage, type Client, type Paged, type Person } from './api';
 import { isMutual, type ContactEntry } from './people';
 
 export interface Conversation {
@@ -27,6 +27,8 @@ export interface MessageGroup {
 }
 
 export const MAX_SUBJECT = 255;
+/** Conversations a page of the list holds. */
+export const CONVERSATIONS_PAGE = 30;
 export const MAX_MESSAGE = 65535;
 
 /** Groups messages (oldest first) by author, starting a new group after a gap. */
@@ -106,10 +108,24 @@ export class ConversationsApi {
     return this.c.request<T>(method, V1 + path, body, true);
   }
 
-  list(before?: string, perPage = 30): Promise<Conversation[]> {
-    const q = new URLSearchParams({ per_page: String(perPage) });
-    if (before) q.set('before', before);
-    return this.v1<Conversation[]>('GET', `/conversations?${q}`);
+  /**
+   * A page of the list, latest activity first: the first one, or the one at
+   * `next` (a path from the previous page's Link header, which carries the
+   * cursor). The pod pages on last activity, so a conversation can move
+   * between pages meanwhile: addPage keeps each one once.
+   */
+  async list(next = '', perPage = CONVERSATIONS_PAGE): Promise<Paged<Conversation>> {
+    const r = await this.c.reply<Conversation[]>('GET', next || `${V1}/conversations?per_page=${perPage}`, undefined, true);
+    return addPage([], r.data, r.links.next, perPage);
+  }
+  /** The list again, as many pages as it takes to cover `atLeast` conversations (what is shown). */
+  async listCovering(atLeast: number, perPage = CONVERSATIONS_PAGE): Promise<Paged<Conversation>> {
+    let got = await this.list('', perPage);
+    for (let n = 1; got.next && got.items.length < atLeast && n < 100; n++) {
+      const more = await this.list(got.next, perPage);
+      got = addPage(got.items, more.items, more.next, 1);
+    }
+    return got;
   }
   get(guid: string): Promise<Conversation> {
     return this.v1<Conversation>('GET', `/conversations/${encodeURIComponent(guid)}`);

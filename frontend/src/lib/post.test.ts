@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from './api';
+import { ApiError, Client } from './api';
 import {
+  COMMENTS_PAGE,
   PostApi,
+  addPage,
+  filteredReason,
   commentHash,
   deliverySentence,
   failure,
@@ -170,31 +173,147 @@ describe('reshare and errors', () => {
 });
 
 describe('PostApi', () => {
-  it('sends the CSRF token and If-Match, reads the ETag', async () => {
-    const calls: { url: string; init: RequestInit }[] = [];
+  type Call = { url: string; init: RequestInit };
+  function pod(answer: (url: string, init: RequestInit) => Response) {
+    const calls: Call[] = [];
     const f = (async (url: string, init: RequestInit) => {
       calls.push({ url, init });
       if (url.endsWith('/session')) return new Response(JSON.stringify({ mode: 'serve', csrf_token: 'tok' }));
-      return new Response(JSON.stringify({ guid: 'g' }), { headers: { ETag: '"g-2"' } });
+      return answer(url, init);
     }) as unknown as typeof fetch;
-    const a = new PostApi(f);
+    return { c: new Client(f), calls };
+  }
+
+  it('sends the Client’s CSRF token and If-Match, reads the ETag', async () => {
+    const { c, calls } = pod(() => new Response(JSON.stringify({ guid: 'g' }), { headers: { ETag: '"g-2"' } }));
+    await c.session();
+    const a = new PostApi(c);
     const r = await a.edit('g', 'new', '"g-1"');
     expect(r.etag).toBe('"g-2"');
-    const edit = calls.find((c) => c.init.method === 'PATCH');
+    const edit = calls.find((x) => x.init.method === 'PATCH');
     expect(edit?.url).toBe('/api/seedpod/v1/posts/g');
     const h = edit?.init.headers as Record<string, string>;
     expect(h['If-Match']).toBe('"g-1"');
     expect(h['X-CSRF-Token']).toBe('tok');
     await a.post('g');
-    const get = calls.filter((c) => c.init.method === 'GET' && !c.url.endsWith('/session')).at(-1);
+    const get = calls.filter((x) => x.init.method === 'GET' && !x.url.endsWith('/session')).at(-1);
+    expect(get?.url).toBe('/api/v1/posts/g');
     expect((get?.init.headers as Record<string, string>)['X-CSRF-Token']).toBeUndefined();
+    // one session request: PostApi asks the Client, not the pod, for the token
+    expect(calls.filter((x) => x.url.endsWith('/session'))).toHaveLength(1);
+  });
+
+  it.each([
+    ['a strong tag', '"g-2"', '"g-2"'],
+    ['a weak tag', 'W/"g-2"', 'W/"g-2"'],
+    ['no ETag', null, ''],
+  ])('keeps %s as the pod sent it, for If-Match', async (_n, sent, kept) => {
+    const { c } = pod(() => new Response('{"guid":"g"}', { headers: sent ? { ETag: sent } : {} }));
+    expect((await new PostApi(c).post('g')).etag).toBe(kept);
+  });
+
+  it('leaves If-Match out when there is no ETag', async () => {
+    const { c, calls } = pod(() => new Response('{"guid":"g"}'));
+    await new PostApi(c).edit('g', 'x', '');
+    expect((calls.at(-1)?.init.headers as Record<string, string>)['If-Match']).toBeUndefined();
   });
 
   it('turns refusals into ApiError with the pod’s message', async () => {
-    const f = (async (url: string) =>
-      url.endsWith('/session')
-        ? new Response('{}')
-        : new Response(JSON.stringify({ error: 'stale_revision', message: 'stale version: changed' }), { status: 412 })) as unknown as typeof fetch;
-    await expect(new PostApi(f).edit('g', 'x', '"g-1"')).rejects.toMatchObject({ status: 412, code: 'stale_revision' });
+    const { c } = pod(() => new Response(JSON.stringify({ error: 'stale_revision', message: 'stale version: changed' }), { status: 412 }));
+    await expect(new PostApi(c).edit('g', 'x', '"g-1"')).rejects.toMatchObject({ status: 412, code: 'stale_revision' });
+    const { c: down } = pod(() => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(new PostApi(down).post('g')).rejects.toMatchObject({ status: 0, code: 'unreachable' });
+  });
+
+  const comment = (i: number) => ({ guid: 'c' + i, created_at: '', author: { guid: 'a', diaspora_id: 'a@x' }, body: String(i), reported: false, interactions: { liked: false, likes_count: 0 } });
+  const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => comment(from + i));
+
+  it('follows the comments’ Link next until a short page', async () => {
+    const pages: Record<string, { items: unknown[]; link?: string }> = {
+      [`/api/v1/posts/p/comments?html=1&per_page=${COMMENTS_PAGE}`]: {
+        items: range(0, COMMENTS_PAGE),
+        link: `</api/v1/posts/p/comments?html=1&per_page=${COMMENTS_PAGE}&after=A&cursor=c1>; rel="next", </api/v1/posts/p/comments?before=x>; rel="previous"`,
+      },
+      [`/api/v1/posts/p/comments?html=1&per_page=${COMMENTS_PAGE}&after=A&cursor=c1`]: {
+        // the page edge repeated, then three more: a short page, the end
+        items: [comment(COMMENTS_PAGE - 1), ...range(COMMENTS_PAGE, 3)],
+        link: `</api/v1/posts/p/comments?html=1&per_page=${COMMENTS_PAGE}&after=B&cursor=c2>; rel="next"`,
+      },
+    };
+    const { c, calls } = pod((url) => {
+      const p = pages[url];
+      if (!p) return new Response('{"error":"not_found","message":"no page"}', { status: 404 });
+      return new Response(JSON.stringify(p.items), { headers: p.link ? { Link: p.link } : {} });
+    });
+    const a = new PostApi(c);
+    const first = await a.comments('p');
+    expect(first.items).toHaveLength(COMMENTS_PAGE);
+    expect(first.next).toBe(`/api/v1/posts/p/comments?html=1&per_page=${COMMENTS_PAGE}&after=A&cursor=c1`);
+    const all = await a.commentsCovering('p', COMMENTS_PAGE + 1);
+    expect(all.items.map((x) => x.guid)).toEqual(range(0, COMMENTS_PAGE + 3).map((x) => x.guid));
+    expect(all.next).toBe('');
+    // covering what is shown: one page is enough for fewer
+    const n = calls.length;
+    await a.commentsCovering('p', 10);
+    expect(calls.length - n).toBe(1);
+  });
+
+  it('pages likes while the pod says there is a next page', async () => {
+    const { c } = pod((url) =>
+      url.includes('page=2')
+        ? new Response(JSON.stringify([{ guid: 'l2', author: {} }]), { headers: { Link: '</api/v1/posts/p/likes?per_page=100&page=1>; rel="previous"' } })
+        : new Response(JSON.stringify([{ guid: 'l1', author: {} }]), { headers: { Link: '</api/v1/posts/p/likes?per_page=100&page=2>; rel="next"' } }),
+    );
+    const a = new PostApi(c);
+    const one = await a.likes('p');
+    expect(one).toEqual({ items: [{ guid: 'l1', author: {} }], next: '/api/v1/posts/p/likes?per_page=100&page=2' });
+    const two = await a.likes('p', one.next);
+    expect(two.next).toBe('');
+  });
+});
+
+describe('addPage', () => {
+  const g = (...ids: string[]) => ids.map((guid) => ({ guid }));
+  it.each([
+    ['appends a page', g('a', 'b'), g('c', 'd'), 'N', 2, ['a', 'b', 'c', 'd'], 'N'],
+    ['drops items already there', g('a', 'b'), g('b', 'c'), 'N', 2, ['a', 'b', 'c'], 'N'],
+    ['drops repeats within a page', [], g('a', 'a'), 'N', 2, ['a'], 'N'],
+    ['a short page is the end', g('a'), g('b'), 'N', 2, ['a', 'b'], ''],
+    ['an empty page is the end', g('a'), [], 'N', 2, ['a'], ''],
+    ['no link is the end', [], g('a', 'b'), undefined, 2, ['a', 'b'], ''],
+  ])('%s', (_n, prev, page, next, per, items, want) => {
+    const r = addPage(prev, page, next, per);
+    expect(r.items.map((x) => x.guid)).toEqual(items);
+    expect(r.next).toBe(want);
+  });
+});
+
+describe('filteredReason', () => {
+  it.each([
+    [[{ kind: 'word', value: 'spoiler' }], 'Collapsed by your filter: the word “spoiler”'],
+    [[{ kind: 'tag', value: 'x' }], 'Collapsed by your filter: the tag #x'],
+    [[{ kind: 'tag', value: '#x' }], 'Collapsed by your filter: the tag #x'],
+    [[{ kind: 'person', value: 'bob@pod' }], 'Collapsed by your filter: posts from bob@pod'],
+    [[{ kind: 'pod', value: 'pod.example' }], 'Collapsed by your filter: the pod pod.example'],
+    [
+      [
+        { kind: 'word', value: 'a' },
+        { kind: 'tag', value: 'b' },
+      ],
+      'Collapsed by your filters: the word “a” and the tag #b',
+    ],
+    [
+      [
+        { kind: 'word', value: 'a' },
+        { kind: 'word', value: 'b' },
+        { kind: 'pod', value: 'p.x' },
+      ],
+      'Collapsed by your filters: the word “a”, the word “b” and the pod p.x',
+    ],
+    [[], 'Collapsed by your filters.'],
+  ] as const)('%j', (filters, want) => {
+    expect(filteredReason(filters)).toBe(want);
   });
 });

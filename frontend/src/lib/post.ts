@@ -1,7 +1,9 @@
 // One post and what can be done with it: comments, likes, reshares, poll
 // votes, edits (with If-Match), history, delivery, subscribe/mute, hide,
 // report. Pure helpers first (tested in post.test.ts), then the calls.
-import { API, ApiError, V1, type Person, type Poll, type Post } from './api';
+import { API, ApiError, V1, type Client, type Person, type Poll, type MuteFilter, type Post, type Reply, addPage, type Paged } from './api';
+
+export { addPage, type Paged };
 
 export interface Comment {
   guid: string;
@@ -207,65 +209,54 @@ export function commentHash(guid: string): string {
   return '#/post/' + encodeURIComponent(guid) + '/comment';
 }
 
+/** One mute filter in words: the word “x”, the tag #x, posts from x@pod, the pod pod.example. */
+export function filterLabel(f: Pick<MuteFilter, 'kind' | 'value'>): string {
+  const v = f.value.trim();
+  switch (f.kind) {
+    case 'word':
+      return `the word “${v}”`;
+    case 'tag':
+      return `the tag #${v.replace(/^#+/, '')}`;
+    case 'person':
+      return `posts from ${v.replace(/^@/, '')}`;
+    case 'pod':
+      return `the pod ${v}`;
+    default:
+      return `“${v}”`;
+  }
+}
+
+/** Why a post is collapsed: "Collapsed by your filter: the word “spoiler”" (several: "filters: a, b and c"). */
+export function filteredReason(filters: readonly Pick<MuteFilter, 'kind' | 'value'>[]): string {
+  const parts = filters.map(filterLabel);
+  if (parts.length === 0) return 'Collapsed by your filters.';
+  const list = parts.length === 1 ? parts[0] : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+  return `Collapsed by your ${parts.length === 1 ? 'filter' : 'filters'}: ${list}`;
+}
+
+// ---- Paging.
+
+/** Comments come oldest first, this many a page; likes and reshares too. */
+export const COMMENTS_PAGE = 50;
+export const PEOPLE_PAGE = 100;
+
 // ---- The calls.
 
-type Fetch = typeof fetch;
-const SAFE = new Set(['GET', 'HEAD']);
-
 /**
- * The post calls. Like Client it sends the session's CSRF token on unsafe
- * methods, and it can send headers (If-Match) and read them (ETag).
+ * The post calls, over the window's Client (its session, CSRF token and
+ * errors): reply() gives the ETag for If-Match and the Link pages.
  */
 export class PostApi {
-  private csrf: Promise<string> | null = null;
   private me: Promise<string> | null = null;
 
-  constructor(private readonly fetchFn: Fetch = (...a) => fetch(...a)) {}
+  constructor(private readonly c: Client) {}
 
-  private token(): Promise<string> {
-    this.csrf ??= this.fetchFn(API + '/session', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
-      .then((r) => (r.ok ? (r.json() as Promise<{ csrf_token?: string }>) : {}))
-      .then((s) => (s as { csrf_token?: string }).csrf_token ?? '')
-      .catch(() => {
-        this.csrf = null;
-        return '';
-      });
-    return this.csrf;
+  private send<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<Reply<T>> {
+    return this.c.reply<T>(method, path, body, true, extra);
   }
 
-  async send<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<{ data: T; etag: string }> {
-    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (!SAFE.has(method)) headers['X-CSRF-Token'] = await this.token();
-    let resp: Response;
-    try {
-      resp = await this.fetchFn(path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'same-origin',
-      });
-    } catch (e) {
-      throw new ApiError(0, 'unreachable', `The pod is not reachable (${(e as Error).message}).`);
-    }
-    const etag = resp.headers.get('ETag') ?? '';
-    if (resp.status === 204) return { data: undefined as T, etag };
-    const text = await resp.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new ApiError(resp.status, 'bad_response', `The pod answered ${resp.status} with something that is not JSON.`);
-    }
-    if (!resp.ok) {
-      const e = (data ?? {}) as { error?: string; message?: string };
-      throw new ApiError(resp.status, e.error ?? 'http_' + resp.status, e.message ?? `The pod answered ${resp.status}.`);
-    }
-    return { data: data as T, etag };
-  }
-
-  private async v<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.send<T>(method, path, body)).data;
+  private v<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.c.request<T>(method, path, body, true);
   }
 
   /** My diaspora* handle, asked once. */
@@ -283,11 +274,13 @@ export class PostApi {
     return `${V1}/posts/${encodeURIComponent(guid)}`;
   }
 
-  post(guid: string): Promise<{ data: Post; etag: string }> {
-    return this.send<Post>('GET', this.p(guid));
+  async post(guid: string): Promise<{ data: Post; etag: string }> {
+    const r = await this.send<Post>('GET', this.p(guid));
+    return { data: r.data, etag: r.etag };
   }
-  edit(guid: string, body: string, etag: string): Promise<{ data: Post; etag: string }> {
-    return this.send<Post>('PATCH', `${API}/posts/${encodeURIComponent(guid)}`, { body }, etag ? { 'If-Match': etag } : {});
+  async edit(guid: string, body: string, etag: string): Promise<{ data: Post; etag: string }> {
+    const r = await this.send<Post>('PATCH', `${API}/posts/${encodeURIComponent(guid)}`, { body }, etag ? { 'If-Match': etag } : {});
+    return { data: r.data, etag: r.etag };
   }
   versions(guid: string): Promise<PostVersion[]> {
     return this.v('GET', `${API}/posts/${encodeURIComponent(guid)}/versions`);
@@ -295,8 +288,25 @@ export class PostApi {
   remove(guid: string): Promise<void> {
     return this.v('DELETE', this.p(guid));
   }
-  comments(guid: string): Promise<Comment[]> {
-    return this.v('GET', `${this.p(guid)}/comments?html=1&per_page=100`);
+  /**
+   * A page of comments, oldest first: the first page, or the one at `next`
+   * (a path from the previous page's Link header).
+   */
+  async comments(guid: string, next = ''): Promise<Paged<Comment>> {
+    const r = await this.send<Comment[]>('GET', next || `${this.p(guid)}/comments?html=1&per_page=${COMMENTS_PAGE}`);
+    return addPage([], r.data, r.links.next, COMMENTS_PAGE);
+  }
+  /**
+   * The comments again, as many pages as it takes to cover `atLeast` of them
+   * (what is shown already), so a refresh keeps what was loaded.
+   */
+  async commentsCovering(guid: string, atLeast: number): Promise<Paged<Comment>> {
+    let got = await this.comments(guid);
+    for (let n = 1; got.next && got.items.length < atLeast && n < 100; n++) {
+      const more = await this.comments(guid, got.next);
+      got = addPage(got.items, more.items, more.next, 1);
+    }
+    return got;
   }
   addComment(guid: string, body: string): Promise<Comment> {
     return this.v('POST', `${this.p(guid)}/comments?html=1`, { body });
@@ -308,11 +318,15 @@ export class PostApi {
     const base = cguid ? `${this.p(guid)}/comments/${encodeURIComponent(cguid)}` : this.p(guid);
     return this.v(on ? 'POST' : 'DELETE', `${base}/likes`);
   }
-  likes(guid: string): Promise<Like[]> {
-    return this.v('GET', `${this.p(guid)}/likes?per_page=100`);
+  /** A page of the post's likes (page-numbered; Link next only when more follow). */
+  async likes(guid: string, next = ''): Promise<Paged<Like>> {
+    const r = await this.send<Like[]>('GET', next || `${this.p(guid)}/likes?per_page=${PEOPLE_PAGE}`);
+    return { items: r.data, next: r.links.next ?? '' };
   }
-  reshares(guid: string): Promise<ReshareEntry[]> {
-    return this.v('GET', `${this.p(guid)}/reshares?per_page=100`);
+  /** A page of the post's reshares, as likes. */
+  async reshares(guid: string, next = ''): Promise<Paged<ReshareEntry>> {
+    const r = await this.send<ReshareEntry[]>('GET', next || `${this.p(guid)}/reshares?per_page=${PEOPLE_PAGE}`);
+    return { items: r.data, next: r.links.next ?? '' };
   }
   reshare(guid: string): Promise<Post> {
     return this.v('POST', `${this.p(guid)}/reshares`);
@@ -334,9 +348,13 @@ export class PostApi {
   }
 }
 
-/** One PostApi for the whole window (it keeps the CSRF token and my handle). */
-let shared: PostApi | null = null;
-export function postApi(): PostApi {
-  shared ??= new PostApi();
-  return shared;
+/** One PostApi per Client (it remembers my handle). */
+const shared = new WeakMap<Client, PostApi>();
+export function postApi(c: Client): PostApi {
+  let a = shared.get(c);
+  if (!a) {
+    a = new PostApi(c);
+    shared.set(c, a);
+  }
+  return a;
 }
