@@ -76,6 +76,23 @@ describe('search', () => {
     await page.getByRole('button', { name: 'Follow' }).waitFor();
     f = await api(page, 'GET', '/api/v1/tag_followings');
     assert.ok(!JSON.stringify(f.body).includes('baking'));
+
+    // Mute: a tag filter that hides its posts from the streams; the user's
+    // own posts stay (filters never hide them).
+    await page.getByRole('button', { name: 'Mute', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Muted: posts tagged #baking are left out of your streams.' }).waitFor();
+    let filters = (await api(page, 'GET', '/api/seedpod/v1/filters')).body;
+    assert.deepEqual(
+      filters.map((x) => [x.kind, x.value, x.action, x.contexts.join()]),
+      [['tag', 'baking', 'hide', 'streams,notifications']],
+    );
+    await page.getByRole('feed', { name: 'Posts tagged baking' }).locator('article', { hasText: 'sourdough starter' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Unmute' }).getAttribute('aria-pressed'), 'true');
+    await shotBoth(page, 'tag-page-muted');
+    await page.getByRole('button', { name: 'Unmute' }).click();
+    await page.getByRole('button', { name: 'Mute', exact: true }).waitFor();
+    filters = (await api(page, 'GET', '/api/seedpod/v1/filters')).body;
+    assert.deepEqual(filters, []);
     assert.deepEqual(problems, []);
   });
 });

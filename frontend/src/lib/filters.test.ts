@@ -28,6 +28,7 @@ import {
   valueProblem,
   blankForm,
   formFromFilter,
+  tagMute,
   type Filter,
   type PodSettings,
   type FilterKind,
@@ -46,6 +47,26 @@ const filter = (over: Partial<Filter> = {}): Filter => ({
   created_at: '2026-01-30T12:00:00Z',
   expired: false,
   ...over,
+});
+
+describe('tagMute', () => {
+  const tagged = filter({ id: 'T', kind: 'tag', value: 'politics', action: 'hide' });
+  test.each([
+    { name: 'a tag filter in the streams', list: [tagged], tag: 'politics', want: 'T' },
+    { name: 'the tag as typed (#, case)', list: [tagged], tag: '#Politics', want: 'T' },
+    { name: 'another tag', list: [tagged], tag: 'policy', want: undefined },
+    { name: 'a word filter with the same text', list: [filter({ value: 'politics' })], tag: 'politics', want: undefined },
+    { name: 'only in search', list: [filter({ id: 'S', kind: 'tag', value: 'politics', contexts: ['search'] })], tag: 'politics', want: undefined },
+    { name: 'expired', list: [filter({ id: 'E', kind: 'tag', value: 'politics', expired: true })], tag: 'politics', want: undefined },
+    {
+      name: 'ended since the list was read',
+      list: [filter({ id: 'E', kind: 'tag', value: 'politics', expires_at: '2026-01-31T11:00:00Z' })],
+      tag: 'politics',
+      want: undefined,
+    },
+  ])('$name', ({ list, tag, want }) => {
+    expect(tagMute(list, tag, NOW)?.id).toBe(want);
+  });
 });
 
 describe('normalizeValue', () => {

@@ -369,6 +369,12 @@ export function toggleType(types: readonly string[], id: string, on: boolean): s
   return [...known, ...rest];
 }
 
+/** The filter muting a tag in the streams now, if there is one (a tag page's Mute button). */
+export function tagMute(list: readonly Filter[], tag: string, now: number = Date.now()): Filter | undefined {
+  const t = normalizeValue('tag', tag);
+  return list.find((f) => f.kind === 'tag' && f.value === t && f.contexts.includes('streams') && !isExpired(f, now));
+}
+
 // ---- Calls
 
 export function filtersApi(c: Client) {
