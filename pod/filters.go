@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -769,10 +771,61 @@ func unspaced(r rune) bool {
 
 // --- application ----------------------------------------------------------
 
+// filterCache keeps the filters as last read, for the pages that apply
+// them (every stream page): reading and decoding 100 filters cost about
+// as much as the page itself. gen counts the commits that touched filters
+// (watchFilters) and refolds; an entry read under an older gen is not
+// used. gen is read before the database, and bumped only after a commit,
+// so an entry can be older than its gen says only until the next bump.
+type filterCache struct {
+	gen atomic.Uint64
+	mu  sync.Mutex
+	at  uint64 // the gen list was read under; valid when ok
+	ok  bool
+	fs  []storedFilter
+}
+
+func (c *filterCache) invalidate() { c.gen.Add(1) }
+
+// get returns the cached filters, or reads them with read.
+func (c *filterCache) get(read func() ([]storedFilter, error)) ([]storedFilter, error) {
+	gen := c.gen.Load()
+	c.mu.Lock()
+	if c.ok && c.at == gen {
+		fs := c.fs
+		c.mu.Unlock()
+		return fs, nil
+	}
+	c.mu.Unlock()
+	fs, err := read()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if !c.ok || gen >= c.at {
+		c.fs, c.at, c.ok = fs, gen, true
+	}
+	c.mu.Unlock()
+	return fs, nil
+}
+
+// watchFilters invalidates the filter cache after every commit that
+// changes a filter: made here, synced from another device or imported.
+func (p *Pod) watchFilters() {
+	p.log.Listen(func(ch []store.Change) {
+		for _, c := range ch {
+			if c.Key == store.SetFilters || strings.HasPrefix(c.Key, "filter/") {
+				p.filters.invalidate()
+				return
+			}
+		}
+	})
+}
+
 // activeFilters compiles the filters acting in a context now; nil when
 // there are none.
 func (p *Pod) activeFilters(ctx context.Context, context string) (*filterSet, error) {
-	fs, err := readFilters(ctx, p.db.R)
+	fs, err := p.filters.get(func() ([]storedFilter, error) { return readFilters(ctx, p.db.R) })
 	if err != nil || len(fs) == 0 {
 		return nil, err
 	}

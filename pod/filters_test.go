@@ -378,3 +378,88 @@ func FuzzFilterInput(f *testing.F) {
 		}
 	})
 }
+
+// The filters a stream page applies are cached; every way a filter can
+// change reaches the cache: a change made here, ops synced from another
+// device, a refold. A read is made once per change, not once per page.
+func TestActiveFiltersCache(t *testing.T) {
+	ctx := context.Background()
+	a, b := openFilterPod(t), openFilterPod(t)
+	if _, err := a.CreateIdentity(ctx, "Alice", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	str := func(s string) *string { return &s }
+	words := func(p *Pod) []string {
+		t.Helper()
+		s, err := p.activeFilters(ctx, FilterStreams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		if s != nil {
+			for _, r := range s.words {
+				out = append(out, r.ref.Value)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	steps := []struct {
+		name string
+		do   func()
+		want []string
+	}{
+		// b is another device of a's identity.
+		{"none yet", func() { copyOps(t, a, b) }, nil},
+		{"made here", func() {
+			if _, err := b.CreateFilter(ctx, FilterInput{Kind: str("word"), Value: str("local")}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"local"}},
+		{"synced from another device", func() {
+			if _, err := a.CreateFilter(ctx, FilterInput{Kind: str("word"), Value: str("synced")}); err != nil {
+				t.Fatal(err)
+			}
+			copyOps(t, a, b)
+		}, []string{"local", "synced"}},
+		{"deleted on the other device", func() {
+			fs, _ := a.Filters(ctx)
+			if err := a.DeleteFilter(ctx, fs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			copyOps(t, a, b)
+		}, []string{"local"}},
+		{"refold", func() {
+			// The fold changed behind the cache's back (no commit notice):
+			// the cache keeps what it read...
+			if _, err := b.DB().W.ExecContext(ctx, `UPDATE st_fields SET value = 'tampered' WHERE key LIKE 'filter/%/value'`); err != nil {
+				t.Fatal(err)
+			}
+			if got := words(b); !slices.Equal(got, []string{"local"}) {
+				t.Fatalf("the cache was not used: %v", got)
+			}
+			b.filters.invalidate()
+			if got := words(b); !slices.Equal(got, []string{"tampered"}) {
+				t.Fatalf("after invalidating: %v", got)
+			}
+			// ...and a refold, which rebuilds the fold from the ops, is seen.
+			if _, err := b.Refold(ctx, false, nil); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"local"}},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := words(b); !slices.Equal(got, st.want) {
+			t.Fatalf("%s: active words %v, want %v", st.name, got, st.want)
+		}
+	}
+	// Pages between changes read nothing.
+	gen := b.filters.gen.Load()
+	for range 3 {
+		words(b)
+	}
+	if b.filters.gen.Load() != gen || b.filters.at != gen {
+		t.Fatalf("gen %d, cached at %d", b.filters.gen.Load(), b.filters.at)
+	}
+}

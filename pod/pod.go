@@ -80,7 +80,8 @@ type Pod struct {
 	log     *store.Log
 	started time.Time
 
-	html htmlCache // rendered post HTML (htmlcache.go)
+	html    htmlCache   // rendered post HTML (htmlcache.go)
+	filters filterCache // the mute filters as last read (filters.go)
 
 	mu     sync.Mutex
 	keygen *keygen
@@ -143,6 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Pod, error) {
 		return nil, err
 	}
 	p := &Pod{cfg: cfg, logger: log, dir: dir, db: db, log: oplogLog, started: cfg.Now(), changed: make(chan struct{}, 1)}
+	p.watchFilters()
 	bg, stop := context.WithCancel(context.Background())
 	p.stop = stop
 	if fc := cfg.Federation; fc != nil {

@@ -32,7 +32,11 @@ func (p *Pod) Refold(ctx context.Context, check bool, progress func(done, total 
 	if err != nil {
 		return rep, err
 	}
-	if err := p.log.Refold(ctx, store.RefoldOptions{Progress: progress}); err != nil {
+	err = p.log.Refold(ctx, store.RefoldOptions{Progress: progress})
+	// A refold rewrites the fold without commit notices: what was cached
+	// from it is stale either way.
+	p.filters.invalidate()
+	if err != nil {
 		return rep, err
 	}
 	after, rows, err := p.db.ProjectionDigest(ctx)
