@@ -840,45 +840,9 @@ func (p *Pod) activeFilters(ctx context.Context, context string) (*filterSet, er
 // reshare's root's text and tags, and both authors. Own posts are left
 // out: they are never filtered.
 func filterSubjects(ctx context.Context, q store.Querier, rows []store.PostRow, tags bool) (map[string]filterSubject, error) {
-	byGUID := map[string]store.PostRow{}
-	for _, r := range rows {
-		byGUID[r.GUID] = r
-	}
-	for range maxRootDepth {
-		var missing []string
-		for _, r := range byGUID {
-			if r.PostType == store.PostTypeReshare && r.RootGUID != "" {
-				if _, ok := byGUID[r.RootGUID]; !ok && !slices.Contains(missing, r.RootGUID) {
-					missing = append(missing, r.RootGUID)
-				}
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		found, err := store.PostsByGUIDs(ctx, q, missing)
-		if err != nil {
-			return nil, err
-		}
-		if len(found) == 0 {
-			break
-		}
-		for g, r := range found {
-			byGUID[g] = r
-		}
-	}
-	root := func(r store.PostRow) (store.PostRow, bool) {
-		for range maxRootDepth + 1 {
-			if r.PostType != store.PostTypeReshare {
-				return r, true
-			}
-			next, ok := byGUID[r.RootGUID]
-			if !ok || r.RootGUID == "" {
-				return store.PostRow{}, false
-			}
-			r = next
-		}
-		return store.PostRow{}, false
+	root, err := reshareRoots(ctx, q, rows)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]filterSubject{}
 	src := map[string]store.PostRow{} // the post whose text and tags count

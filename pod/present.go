@@ -61,46 +61,9 @@ func (p *Pod) presentPosts(ctx context.Context, rows []store.PostRow, withUser b
 		return nil, err
 	}
 
-	// Rows by guid, then the roots of reshares, level by level.
-	byGUID := map[string]store.PostRow{}
-	for _, r := range rows {
-		byGUID[r.GUID] = r
-	}
-	for depth := 0; depth < maxRootDepth; depth++ {
-		var missing []string
-		for _, r := range byGUID {
-			if r.PostType == store.PostTypeReshare && r.RootGUID != "" {
-				if _, ok := byGUID[r.RootGUID]; !ok {
-					missing = append(missing, r.RootGUID)
-				}
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		found, err := store.PostsByGUIDs(ctx, q, missing)
-		if err != nil {
-			return nil, err
-		}
-		if len(found) == 0 {
-			break
-		}
-		for g, r := range found {
-			byGUID[g] = r
-		}
-	}
-	absRoot := func(r store.PostRow) (store.PostRow, bool) {
-		for range maxRootDepth + 1 {
-			if r.PostType != store.PostTypeReshare {
-				return r, true
-			}
-			next, ok := byGUID[r.RootGUID]
-			if !ok || r.RootGUID == "" {
-				return store.PostRow{}, false
-			}
-			r = next
-		}
-		return store.PostRow{}, false
+	absRoot, err := reshareRoots(ctx, q, rows)
+	if err != nil {
+		return nil, err
 	}
 
 	// Everything shown in full: the rows and their roots.
@@ -390,6 +353,53 @@ func (p *Pod) photoSizes(ctx context.Context, ph store.PhotoRow) apiv1.PhotoSize
 func (p *Pod) presentPhoto(ctx context.Context, ph store.PhotoRow) apiv1.Photo {
 	return apiv1.Photo{GUID: ph.GUID, CreatedAt: apiv1.NewTime(time.UnixMilli(ph.CreatedAt)), Post: ph.PostGUID,
 		Dimensions: photoDimensions(ph), Sizes: p.photoSizes(ctx, ph)}
+}
+
+// reshareRoots reads the posts rows' reshares reshare, level by level
+// (at most maxRootDepth), and returns root: a reshare's original post at
+// the end of its chain, or false when that is not in the pod or the chain
+// is longer; any other post is its own root.
+func reshareRoots(ctx context.Context, q store.Querier, rows []store.PostRow) (root func(store.PostRow) (store.PostRow, bool), err error) {
+	byGUID := map[string]store.PostRow{}
+	for _, r := range rows {
+		byGUID[r.GUID] = r
+	}
+	for range maxRootDepth {
+		var missing []string
+		for _, r := range byGUID {
+			if r.PostType == store.PostTypeReshare && r.RootGUID != "" {
+				if _, ok := byGUID[r.RootGUID]; !ok && !slices.Contains(missing, r.RootGUID) {
+					missing = append(missing, r.RootGUID)
+				}
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		found, err := store.PostsByGUIDs(ctx, q, missing)
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			break
+		}
+		for g, r := range found {
+			byGUID[g] = r
+		}
+	}
+	return func(r store.PostRow) (store.PostRow, bool) {
+		for range maxRootDepth + 1 {
+			if r.PostType != store.PostTypeReshare {
+				return r, true
+			}
+			next, ok := byGUID[r.RootGUID]
+			if !ok || r.RootGUID == "" {
+				return store.PostRow{}, false
+			}
+			r = next
+		}
+		return store.PostRow{}, false
+	}, nil
 }
 
 // postsMeView is the user as the author of posts.
